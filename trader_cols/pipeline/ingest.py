@@ -1,0 +1,355 @@
+"""The ingest use case: fetch bars from a source, validate them, merge them into the warehouse, log what changed."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+
+import polars as pl
+
+from trader_cols import schema
+from trader_cols.errors import DataSourceError, PartialFailure, TraderColsError, WarehouseError
+from trader_cols.logs import get_logger, progress
+from trader_cols.sanity import SanityReport, validate
+from trader_cols.sources.base import Fetched
+from trader_cols.warehouse import Warehouse, check_symbol
+
+log = get_logger(__name__)
+
+SOURCES = ("synthetic", "yfinance", "csv", "parquet")
+SUMMARY_SCHEMA = {
+    "symbol": pl.String(), "status": pl.String(), "rows_in": pl.Int64(), "rows_new": pl.Int64(),
+    "rows_replaced": pl.Int64(), "rows_unchanged": pl.Int64(), "first_ts": schema.UTC_TS,
+    "last_ts": schema.UTC_TS, "message": pl.String(),
+}
+
+
+@dataclass(frozen=True)
+class IngestRequest:
+    """What to ingest. `end` is inclusive. `path`/`tz` are for csv/parquet; `seed` for synthetic."""
+
+    symbols: tuple[str, ...]
+    start: date
+    end: date
+    interval: str = "1d"
+    source: str = "synthetic"
+    path: str | None = None
+    tz: str | None = None
+    auto_adjust: bool = True
+    refresh: bool = False
+    seed: int = 42
+
+
+@dataclass
+class IngestResult:
+    """What an ingest did: one summary row per symbol, the failures by symbol, and the DataSanity findings."""
+
+    ingest_id: str
+    summary: pl.DataFrame
+    failures: dict[str, TraderColsError] = field(default_factory=dict)
+    findings: pl.DataFrame = field(default_factory=pl.DataFrame)
+
+    def raise_for_failures(self) -> None:
+        """Raise `PartialFailure` when any symbol failed (the others have landed)."""
+        if self.failures:
+            names = ", ".join(sorted(self.failures))
+            raise PartialFailure(
+                f"{len(self.failures)} of {self.summary.height} symbols failed: {names}",
+                failures=self.failures,
+                result=self,
+            )
+
+
+Fetcher = Callable[[IngestRequest, Sequence[str], date, date], Fetched]
+
+
+def new_ingest_id(now: datetime) -> str:
+    """`ing-20240102T030405-1a2b3c`: sortable by time, unique across processes."""
+    return f"ing-{now.strftime('%Y%m%dT%H%M%S')}-{secrets.token_hex(3)}"
+
+
+def missing_ranges(
+    stored: Mapping[str, tuple[date, date]], symbols: Sequence[str], start: date, end: date
+) -> dict[tuple[date, date], list[str]]:
+    """Group symbols by the date ranges of [start, end] not already stored (a stored range is contiguous)."""
+    out: dict[tuple[date, date], list[str]] = {}
+    for sym in symbols:
+        have = stored.get(sym)
+        if have is None:
+            pieces = [(start, end)]
+        else:
+            first, last = have
+            pieces = []
+            if start < first:
+                pieces.append((start, min(end, first - timedelta(days=1))))
+            if end > last:
+                pieces.append((max(start, last + timedelta(days=1)), end))
+        for piece in pieces:
+            if piece[0] <= piece[1]:
+                out.setdefault(piece, []).append(sym)
+    return out
+
+
+def ingest(
+    wh: Warehouse,
+    request: IngestRequest,
+    *,
+    sanity_cfg,
+    data_cfg,
+    asset_classes: Mapping[str, str] | None = None,
+    now: datetime | None = None,
+    fetchers: Mapping[str, Fetcher] | None = None,
+) -> IngestResult:
+    """Fetch → validate → merge into the warehouse. One symbol failing never stops the others.
+
+    `sanity_cfg` is a `DataSanityConfig`, `data_cfg` a `DataConfig`. `fetchers` overrides the source functions
+    (tests); `now` is the as-of time for validation and the log (defaults to the clock).
+    """
+    now = now or datetime.now(timezone.utc)
+    ingest_id = new_ingest_id(now)
+    if request.source not in SOURCES:
+        raise DataSourceError(f"unknown source {request.source!r}; expected one of {', '.join(SOURCES)}")
+    symbols = tuple(dict.fromkeys(request.symbols))
+    failures: dict[str, TraderColsError] = {}
+    good: list[str] = []
+    for sym in symbols:
+        try:
+            good.append(check_symbol(sym))
+        except WarehouseError as exc:
+            failures[sym] = DataSourceError(str(exc), symbol=sym)
+    fetch = (fetchers or {}).get(request.source) or _default_fetcher(request.source, data_cfg, asset_classes)
+
+    fetched = _fetch(wh, request, good, fetch)
+    failures.update(fetched.failures)
+    asked = set(good) - set(fetched.failures)
+    delivered = set(fetched.bars["symbol"].unique().to_list())
+    for sym in sorted(asked - delivered):
+        if request.source in ("csv", "parquet") or not request.refresh and _is_stored(wh, request, sym):
+            continue  # nothing new to fetch (stored already) is not a failure
+        failures[sym] = DataSourceError("no bars returned for the requested range", source=request.source, symbol=sym)
+
+    report = validate(fetched.bars, sanity_cfg, as_of=now, asset_classes=asset_classes)
+    rejected_syms = set(report.rejected["symbol"].unique().to_list()) if report.rejected.height else set()
+    for sym in sorted(rejected_syms):
+        codes = report.findings.filter((pl.col("symbol") == sym) & (pl.col("severity") == "error"))["code"].unique().sort()
+        failures[sym] = DataSourceError(
+            f"refused by DataSanity ({', '.join(codes.to_list())}); rows quarantined, stored data untouched",
+            source=request.source, symbol=sym,
+        )
+    summary = _store(wh, request, ingest_id, now, report, failures, good, symbols)
+    return IngestResult(ingest_id=ingest_id, summary=summary, failures=failures, findings=report.findings)
+
+
+def _is_stored(wh: Warehouse, request: IngestRequest, symbol: str) -> bool:
+    return wh.bar_file(request.interval, symbol).exists()
+
+
+def _stored_ranges(wh: Warehouse, interval: str, symbols: Sequence[str]) -> dict[str, tuple[date, date]]:
+    files = wh.bar_files(interval, symbols)
+    if not files:
+        return {}
+    ranges = (
+        pl.scan_parquet([str(p) for p in files], hive_partitioning=False)
+        .group_by("symbol")
+        .agg(pl.col("ts").min().dt.date().alias("first"), pl.col("ts").max().dt.date().alias("last"))
+        .collect()
+    )
+    return {r["symbol"]: (r["first"], r["last"]) for r in ranges.iter_rows(named=True)}
+
+
+def _fetch(wh: Warehouse, request: IngestRequest, symbols: Sequence[str], fetch: Fetcher) -> Fetched:
+    if not symbols:
+        return Fetched.of([])
+    if request.source == "yfinance" and not request.refresh:
+        plan = missing_ranges(_stored_ranges(wh, request.interval, symbols), symbols, request.start, request.end)
+    else:
+        plan = {(request.start, request.end): list(symbols)}
+    frames, failures = [], {}
+    for (start, end), syms in plan.items():
+        got = fetch(request, syms, start, end)
+        frames.append(got.bars)
+        failures.update(got.failures)
+    return Fetched.of(frames, failures)
+
+
+def _default_fetcher(source: str, data_cfg, asset_classes) -> Fetcher:
+    if source == "synthetic":
+        from trader_cols.sources.synthetic import fetch_synthetic
+
+        return lambda req, syms, s, e: fetch_synthetic(
+            syms, s, e, interval=req.interval, seed=req.seed, asset_classes=asset_classes
+        )
+    if source == "yfinance":
+        from trader_cols.sources.yfinance import fetch_yfinance
+
+        return lambda req, syms, s, e: fetch_yfinance(
+            syms, s, e, req.interval, auto_adjust=req.auto_adjust, cfg=data_cfg.yfinance
+        )
+    from trader_cols.sources.files import fetch_files
+
+    def files(req: IngestRequest, syms, s, e) -> Fetched:
+        if not req.path:
+            raise DataSourceError("--path is required for the csv and parquet sources", source=req.source)
+        zone = req.tz or data_cfg.source_tz.get(req.source)
+        return fetch_files(req.path, syms, s, e, fmt=req.source, interval=req.interval, tz=zone)
+
+    return files
+
+
+def _store(
+    wh: Warehouse,
+    request: IngestRequest,
+    ingest_id: str,
+    now: datetime,
+    report: SanityReport,
+    failures: Mapping[str, TraderColsError],
+    good: Sequence[str],
+    symbols: Sequence[str],
+) -> pl.DataFrame:
+    """Merge the validated bars into storage (files first, catalog after) and write the catalog rows."""
+    incoming = report.bars.filter(~pl.col("symbol").is_in(list(failures))).with_columns(
+        pl.lit(request.interval).alias("interval"),
+        pl.lit(request.source).alias("source"),
+        pl.lit(ingest_id).alias("ingest_id"),
+    )
+    with wh.writer():
+        wh.sweep_temp_files()
+        merged, counts = _merge(wh, request.interval, schema.conform(incoming, schema.BARS))
+        changed = counts.filter((pl.col("rows_new") + pl.col("rows_replaced")) > 0)["symbol"].to_list()
+        written: dict[str, str] = {}
+        parts = merged.filter(pl.col("symbol").is_in(changed)).partition_by("symbol", as_dict=True, maintain_order=True)
+        for (sym,), frame in progress(parts.items(), label=f"writing {len(parts)} symbols", total=len(parts)):
+            _, digest = wh.write_bar_file(request.interval, sym, frame)
+            written[sym] = digest
+        summary = _summary(symbols, counts, failures, written)
+        _write_catalog(wh, request, ingest_id, now, merged, written, summary, report)
+    n_new, n_rep = int(summary["rows_new"].sum()), int(summary["rows_replaced"].sum())
+    log.info(
+        "ingest %s: %d symbols, %d new rows, %d replaced, %d files rewritten, %d failed",
+        ingest_id, len(symbols), n_new, n_rep, len(written), len(failures),
+    )
+    return summary
+
+
+def _merge(wh: Warehouse, interval: str, incoming: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Full outer join of incoming and stored bars on (symbol, ts), all symbols at once.
+
+    Returns the merged bars of the incoming symbols and per-symbol counts of new, replaced and unchanged rows.
+    Unchanged rows keep their original provenance (source, ingest_id); changed history replaces stored rows.
+    """
+    symbols = incoming["symbol"].unique().to_list()
+    stored = wh.scan_bars(symbols, interval).collect() if symbols else schema.empty(schema.BARS)
+    vals = list(schema.VALUE_COLUMNS)
+    j = incoming.join(stored, on=["symbol", "ts"], how="full", coalesce=True, suffix="_old")
+    same = pl.all_horizontal([pl.col(c).eq_missing(pl.col(f"{c}_old")) for c in vals])
+    j = j.with_columns(
+        pl.when(pl.col("open_old").is_null() & pl.col("close_old").is_null() & pl.col("ingest_id_old").is_null())
+        .then(pl.lit("new"))
+        .when(pl.col("ingest_id").is_null())
+        .then(pl.lit("kept"))
+        .when(same)
+        .then(pl.lit("unchanged"))
+        .otherwise(pl.lit("replaced"))
+        .alias("_row")
+    )
+    take_old = pl.col("_row").is_in(["kept", "unchanged"])
+    merged = j.select(
+        "symbol",
+        pl.lit(interval).alias("interval"),
+        "ts",
+        *[pl.when(take_old).then(pl.col(f"{c}_old")).otherwise(pl.col(c)).alias(c) for c in vals],
+        *[pl.when(take_old).then(pl.col(f"{c}_old")).otherwise(pl.col(c)).alias(c) for c in ("source", "ingest_id")],
+        "_row",
+    ).sort("symbol", "ts")
+    counts = merged.group_by("symbol").agg(
+        (pl.col("_row") != "kept").sum().cast(pl.Int64).alias("rows_in"),
+        (pl.col("_row") == "new").sum().cast(pl.Int64).alias("rows_new"),
+        (pl.col("_row") == "replaced").sum().cast(pl.Int64).alias("rows_replaced"),
+        (pl.col("_row") == "unchanged").sum().cast(pl.Int64).alias("rows_unchanged"),
+        pl.col("ts").min().alias("first_ts"),
+        pl.col("ts").max().alias("last_ts"),
+    )
+    return merged.drop("_row"), counts
+
+
+def _summary(symbols, counts: pl.DataFrame, failures: Mapping[str, TraderColsError], written: Mapping[str, str]):
+    rows = []
+    by_sym = {r["symbol"]: r for r in counts.iter_rows(named=True)}
+    for sym in symbols:
+        if sym in failures:
+            rows.append({"symbol": sym, "status": "failed", "message": str(failures[sym]),
+                         "rows_in": 0, "rows_new": 0, "rows_replaced": 0, "rows_unchanged": 0})
+            continue
+        r = dict(by_sym.get(sym) or {"rows_in": 0, "rows_new": 0, "rows_replaced": 0, "rows_unchanged": 0})
+        r.update(symbol=sym, status="stored" if sym in written else "unchanged", message=None)
+        rows.append(r)
+    return pl.DataFrame(rows, schema=SUMMARY_SCHEMA) if rows else schema.empty(SUMMARY_SCHEMA)
+
+
+def _write_catalog(wh, request, ingest_id, now, merged: pl.DataFrame, written, summary, report: SanityReport) -> None:
+    started = now
+    finished = datetime.now(timezone.utc)
+    log_rows = summary.select(
+        pl.lit(ingest_id).alias("ingest_id"),
+        pl.lit(started).cast(schema.UTC_TS).alias("started_at"),
+        pl.lit(finished).cast(schema.UTC_TS).alias("finished_at"),
+        pl.lit(request.source).alias("source"),
+        pl.lit(request.interval).alias("interval"),
+        "symbol", "status", "rows_in", "rows_new", "rows_replaced", "rows_unchanged", "first_ts", "last_ts", "message",
+    )
+    files = (
+        merged.filter(pl.col("symbol").is_in(list(written)))
+        .group_by("symbol")
+        .agg(pl.len().cast(pl.Int64).alias("rows"), pl.col("ts").min().alias("first_ts"), pl.col("ts").max().alias("last_ts"))
+        .with_columns(
+            pl.lit(request.interval).alias("interval"),
+            pl.col("symbol").map_elements(
+                lambda s: str(wh.bar_file(request.interval, s).relative_to(wh.root)), return_dtype=pl.String
+            ).alias("path"),
+            pl.col("symbol").replace_strict(dict(written), return_dtype=pl.String).alias("content_hash"),
+            pl.lit(ingest_id).alias("ingest_id"),
+            pl.lit(finished).cast(schema.UTC_TS).alias("updated_at"),
+        )
+    )
+    extras = _sanity_rows(report, ingest_id, request.interval, finished)
+    with wh.connect(write=True) as con:
+        con.execute("BEGIN TRANSACTION")
+        try:
+            if files.height:
+                con.register("_files", files)
+                con.execute(
+                    "CREATE TEMP TABLE _prev AS SELECT interval, symbol, version FROM bar_files "
+                    "WHERE interval = $i AND symbol IN (SELECT symbol FROM _files)",
+                    {"i": request.interval},
+                )
+                con.execute(
+                    "DELETE FROM bar_files WHERE interval = $i AND symbol IN (SELECT symbol FROM _files)",
+                    {"i": request.interval},
+                )
+                con.execute(
+                    "INSERT INTO bar_files BY NAME SELECT f.*, coalesce(p.version, 0) + 1 AS version "
+                    "FROM _files f LEFT JOIN _prev p USING (interval, symbol)"
+                )
+                con.execute("DROP TABLE _prev")
+                con.unregister("_files")
+            Warehouse.insert(con, "ingest_log", log_rows)
+            for table, frame in extras.items():
+                Warehouse.insert(con, table, frame)
+            con.execute("COMMIT")
+        except Exception:
+            con.execute("ROLLBACK")
+            raise
+
+
+def _sanity_rows(report: SanityReport, run_id: str, interval: str, at: datetime) -> dict[str, pl.DataFrame]:
+    stamp = [pl.lit(run_id).alias("run_id"), pl.lit(interval).alias("interval"), pl.lit(at).cast(schema.UTC_TS).alias("created_at")]
+    out = {}
+    if report.findings.height:
+        out["sanity_findings"] = report.findings.with_columns(*stamp, pl.lit("ingest").alias("context"))
+    if report.repairs.height:
+        out["sanity_repairs"] = report.repairs.with_columns(*stamp)
+    if report.rejected.height:
+        out["quarantine"] = report.rejected.with_columns(*stamp)
+    return out
