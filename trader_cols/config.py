@@ -78,8 +78,8 @@ class DataConfig:
     end: str = "2024-12-31"
     auto_adjust: bool = True
     path: str | None = None
-    # Zone of naive timestamps, by source and by asset class (source wins); IANA names.
-    source_tz: dict[str, str] = field(default_factory=lambda: {"csv": "UTC", "parquet": "UTC"})
+    # Zone of naive timestamps: --tz, else by source, else by asset class; IANA names. Never assumed UTC.
+    source_tz: dict[str, str] = field(default_factory=dict)
     asset_class_tz: dict[str, str] = field(
         default_factory=lambda: {"equity": "America/New_York", "etf": "America/New_York", "crypto": "UTC"}
     )

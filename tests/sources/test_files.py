@@ -124,3 +124,17 @@ def test_naive_intraday_without_zone_is_refused(tmp_path):
 def test_missing_path():
     with pytest.raises(DataSourceError, match="no such file"):
         fetch_files("/nonexistent/dir", ["SPY"], START, END, fmt="csv")
+
+
+def test_per_symbol_zones_in_one_long_file(tmp_path):
+    p = tmp_path / "mixed.csv"
+    p.write_text(
+        "symbol,Datetime,Open,High,Low,Close,Volume\n"
+        "AAA,2024-07-01 09:30:00,1,2,0.5,1.5,10\nBTC-USD,2024-07-01 09:30:00,1,2,0.5,1.5,10\n"
+        "AAA,2024-07-01 10:30:00,1,2,0.5,1.5,10\n"
+    )
+    zones = {"AAA": "America/New_York", "BTC-USD": "UTC"}
+    got = fetch_files(p, [], START, END, fmt="csv", interval="1h", tz=zones.get)
+    rows = {(r["symbol"], r["ts"]) for r in got.bars.iter_rows(named=True)}
+    assert rows == {("AAA", utc(2024, 7, 1, 13, 30)), ("AAA", utc(2024, 7, 1, 14, 30)),
+                    ("BTC-USD", utc(2024, 7, 1, 9, 30))}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
 
@@ -26,6 +26,8 @@ ALIASES: dict[str, tuple[str, ...]] = {
 }
 REQUIRED = ("ts", "open", "high", "low", "close")
 DAILY = ("1d", "1wk", "1mo")
+# The zone of naive timestamps: one for all, or per symbol (--tz, else per source, else per asset class).
+Zone = str | Callable[[str], str | None] | None
 _ISO_DATE = r"^\d{4}-\d{2}-\d{2}$"
 
 
@@ -95,9 +97,24 @@ def _numeric(raw: pl.DataFrame, col: str, canon: str, *, file: str, symbol: str 
     return num
 
 
-def _timestamps(raw: pl.DataFrame, col: str, interval: str, tz: str | None, *, file: str) -> pl.Series:
+def _timestamps(raw: pl.DataFrame, col: str, interval: str, tz: Zone, symbols: pl.Series, *, file: str) -> pl.Series:
     """UTC timestamps. Daily bars keep the session date written in the file (at 00:00 UTC), whatever its zone;
     intraday values are instants: naive ones are read in `tz`, offsets are honoured, mixed offsets allowed."""
+    if callable(tz):
+        zones = symbols.unique().to_frame("symbol").with_columns(
+            pl.col("symbol").map_elements(tz, return_dtype=pl.String).alias("zone")
+        )
+        zone_col = symbols.to_frame("symbol").join(zones, on="symbol", how="left", maintain_order="left")["zone"]
+        if zone_col.n_unique() > 1:
+            # Several zones in one long file: parse each zone's rows apart, then put them back in file order.
+            idx = pl.Series("i", range(raw.height))
+            parts = []
+            for zone in zone_col.unique(maintain_order=True).to_list():
+                mask = zone_col.eq_missing(zone)
+                ts = _timestamps(raw.filter(mask), col, interval, zone, symbols.filter(mask), file=file)
+                parts.append(pl.DataFrame({"i": idx.filter(mask), "ts": ts}))
+            return pl.concat(parts).sort("i")["ts"]
+        tz = zone_col[0] if zone_col.len() else None
     s = raw[col]
     if interval in DAILY:
         if s.dtype == pl.Date:
@@ -122,7 +139,7 @@ def _first_row(file: str) -> int:
     return 2 if file.lower().endswith(".csv") else 1
 
 
-def frame_from_file(path: Path, fmt: str, interval: str, tz: str | None) -> pl.DataFrame:
+def frame_from_file(path: Path, fmt: str, interval: str, tz: Zone) -> pl.DataFrame:
     """One file as canonical source bars (SOURCE_BARS), long, with its symbol(s)."""
     file = str(path)
     raw = read_file(path, fmt)
@@ -140,7 +157,7 @@ def frame_from_file(path: Path, fmt: str, interval: str, tz: str | None) -> pl.D
         symbol_hint = path.stem
     out = pl.DataFrame({
         "symbol": sym,
-        "ts": _timestamps(raw, cols["ts"], interval, tz, file=file),
+        "ts": _timestamps(raw, cols["ts"], interval, tz, sym, file=file),
         **{c: _numeric(raw, cols[c], c, file=file, symbol=symbol_hint) for c in ("open", "high", "low", "close")},
         "adj_close": _numeric(raw, cols["adj_close"], "adj_close", file=file, symbol=symbol_hint)
         if "adj_close" in cols else pl.Series([None] * raw.height, dtype=pl.Float64),
@@ -158,7 +175,7 @@ def fetch_files(
     *,
     fmt: str,
     interval: str = "1d",
-    tz: str | None = None,
+    tz: Zone = None,
 ) -> Fetched:
     """Bars of `symbols` (all symbols found when empty) between start and end (inclusive) from csv/parquet files.
 
