@@ -136,24 +136,36 @@ class ComposerConfig:
 
 @dataclass(frozen=True)
 class SanityProfile:
-    """Thresholds of one DataSanity profile."""
+    """Thresholds of one DataSanity profile (defaults = the shipped `relaxed` profile; see docs/sanity.md)."""
 
     min_history_bars: int = field(default=20, metadata=_rng(ge=0))
     max_na_fraction: float = field(default=0.05, metadata=_rng(ge=0, le=1))
-    max_gap_bars: int = field(default=5, metadata=_rng(ge=1))
-    max_abs_return: float = field(default=0.5, metadata=_rng(gt=0))
-    sigma_k: float = field(default=8.0, metadata=_rng(gt=0))
+    max_gap_bars: int = field(default=10, metadata=_rng(ge=1))
+    max_abs_return: float = field(default=0.6, metadata=_rng(gt=0))
+    sigma_k: float = field(default=12.0, metadata=_rng(gt=0))
     sigma_window_bars: int = field(default=60, metadata=_rng(ge=2))
     unit_error_factor: float = field(default=50.0, metadata=_rng(gt=1))
-    split_ratios: tuple[float, ...] = (2.0, 3.0, 4.0, 5.0, 10.0, 0.5, 1 / 3, 0.25, 0.2, 0.1)
-    split_tolerance: float = field(default=0.03, metadata=_rng(gt=0, lt=1))
-    stale_run_bars: int = field(default=5, metadata=_rng(ge=2))
-    zero_volume_run_bars: int = field(default=5, metadata=_rng(ge=1))
-    allow_clip_prices: bool = False
+    # Split ratios > 1; reverse splits (1/r) are checked too.
+    split_ratios: tuple[float, ...] = field(default=(1.5, 2.0, 3.0, 4.0, 5.0, 10.0), metadata=_rng(gt=1))
+    split_tolerance: float = field(default=0.05, metadata=_rng(gt=0, lt=1))
+    stale_run_bars: int = field(default=10, metadata=_rng(ge=2))
+    zero_volume_run_bars: int = field(default=10, metadata=_rng(ge=1))
+    allow_clip_prices: bool = True
     allow_drop_duplicates: bool = True
-    allow_resolve_duplicate_ts: bool = False
-    ffill_max_bars: int = field(default=0, metadata=_rng(ge=0))
-    allow_drop_missing_close: bool = False
+    allow_resolve_duplicate_ts: bool = True
+    ffill_max_bars: int = field(default=3, metadata=_rng(ge=0))
+    allow_drop_missing_close: bool = True
+    allow_drop_incomplete_bars: bool = True
+
+
+def _shipped_sanity_profiles() -> dict[str, SanityProfile]:
+    """The `strict` and `relaxed` profiles exactly as config/data_sanity.yaml ships them."""
+    strict = SanityProfile(
+        min_history_bars=60, max_na_fraction=0.0, max_gap_bars=4, max_abs_return=0.35, sigma_k=8.0,
+        split_tolerance=0.03, stale_run_bars=5, zero_volume_run_bars=3, allow_clip_prices=False,
+        allow_resolve_duplicate_ts=False, ffill_max_bars=0, allow_drop_missing_close=False,
+    )
+    return {"strict": strict, "relaxed": SanityProfile()}
 
 
 @dataclass(frozen=True)
@@ -162,9 +174,7 @@ class DataSanityConfig:
 
     profile: str = "relaxed"
     mode: Literal["enforce", "warn", "off"] = "warn"
-    profiles: dict[str, SanityProfile] = field(
-        default_factory=lambda: {"strict": SanityProfile(), "relaxed": SanityProfile()}
-    )
+    profiles: dict[str, SanityProfile] = field(default_factory=_shipped_sanity_profiles)
 
     def active(self) -> SanityProfile:
         """The thresholds of the selected profile."""
