@@ -42,6 +42,20 @@ FINDINGS: dict[str, pl.DataType] = {
     "message": pl.String(),
     "observed": pl.Float64(),
 }
+# DataSanity repair audit: one row per changed value or dropped row (warehouse table sanity_repairs).
+REPAIRS: dict[str, pl.DataType] = {
+    "symbol": pl.String(),
+    "ts": UTC_TS,
+    "action": pl.String(),
+    "column_name": pl.String(),  # null when a whole row was dropped
+    "before": pl.String(),
+    "after": pl.String(),
+}
+# Rows DataSanity refused, with the codes that refused them (warehouse table quarantine).
+REJECTED: dict[str, pl.DataType] = {
+    **{k: v for k, v in BARS.items() if k != "ingest_id"},
+    "codes": pl.String(),
+}
 
 ASSET_CLASSES = ("equity", "etf", "crypto")
 INTERVALS = ("1m", "2m", "5m", "15m", "30m", "60m", "90m", "1h", "1d", "1wk", "1mo")
