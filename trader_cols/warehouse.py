@@ -200,9 +200,11 @@ class Warehouse:
                 "upgrade trader_cols",
                 path=str(self.root),
             )
+        applied = []
         for version, dotted in migration_versions():
             if version <= current or version == 0:
                 continue
+            applied.append(version)
             con.execute("BEGIN TRANSACTION")
             try:
                 con.execute(load_sql(dotted))
@@ -213,7 +215,8 @@ class Warehouse:
             except duckdb.Error as exc:
                 con.execute("ROLLBACK")
                 raise WarehouseError(f"migration {dotted} failed: {exc}", path=str(self.root)) from exc
-            log.info("warehouse %s migrated to schema version %d (%s)", self.root, version, dotted)
+        if applied:
+            log.info("warehouse %s: schema migrated from version %d to %d", self.root, current, applied[-1])
 
     def _make_views(self, con: duckdb.DuckDBPyConnection) -> None:
         files = [str(p) for p in self.bar_files()]

@@ -130,7 +130,7 @@ def ingest(
             continue  # nothing new to fetch (stored already) is not a failure
         failures[sym] = DataSourceError("no bars returned for the requested range", source=request.source, symbol=sym)
 
-    report = validate(fetched.bars, sanity_cfg, as_of=now, asset_classes=asset_classes)
+    report = validate(fetched.bars, sanity_cfg, as_of=now, asset_classes=asset_classes, interval=request.interval)
     rejected_syms = set(report.rejected["symbol"].unique().to_list()) if report.rejected.height else set()
     for sym in sorted(rejected_syms):
         codes = report.findings.filter((pl.col("symbol") == sym) & (pl.col("severity") == "error"))["code"].unique().sort()
