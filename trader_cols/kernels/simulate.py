@@ -1,0 +1,672 @@
+"""The order-simulation kernels: target weights over [T, N] price arrays → fills, positions, cash and equity.
+
+Semantics (shared by every entry point; the slow reference is tests/kernels/reference.py)
+==========================================================================================
+
+Shapes and units. `open_`, `high`, `low`, `close` and `target` are C-contiguous float64 `[T, N]` (bars × symbols),
+`tradable` is bool `[T, N]`, `session_id` int64 `[T]`. Prices are in account currency per unit; `target[t, i]` is
+the signed weight (fraction of equity) decided at bar t's close. Quantities are units (shares), signed.
+
+Priced bars and NaN. A bar of a symbol is *priced* when its open, high, low and close are all finite and > 0.
+A symbol trades at bar t only if the bar is priced and `tradable[t, i]`; otherwise it holds: no fill of any
+kind (no rebalance, no stop, no forced exit), and its position is valued at its last priced close.
+A NaN target keeps the position (`hold_on_nan=True`) or means weight 0 (`hold_on_nan=False`). Targets must be
+finite or NaN.
+
+Timing. With `fill_on_close=False` (default) the targets of bar t-1 execute at bar t's open, with the open as
+reference price; the last bar's targets never execute. With `fill_on_close=True` the targets of bar t execute at
+bar t's close: optimistic, since the close that decided them is also the price they trade at.
+
+One bar, next-open mode:
+  1. gap stops: a position held into the bar whose stop lies at or beyond the open exits at the open;
+  2. execution at the open (below);
+  3. intrabar stops: a position whose stop the bar's low (long) or high (short) reaches exits at the stop
+     (never at a better price than the open);
+  4. mark at the close: equity = cash + Σ position × last priced close; gross = Σ |position × price|;
+  5. loss checks on that equity (below) arm the forced exits of the next execution.
+Close mode runs 1, 3, 4, 5, then executes at the close (so a loss check acts at once) and marks again.
+
+Execution. E = cash + Σ position × mark, the mark being the reference price (or the last priced close for a
+symbol that cannot trade). Desired weight per tradable symbol: the target (NaN → hold = its current weight), a
+negative weight becomes 0 if `allow_short` is off, then it is clipped to ±`max_position_pct`. If Σ|w| over
+the tradable symbols exceeds what `max_gross_leverage` leaves after the untradable positions, all tradable
+weights are scaled down pro rata. Target quantity = w × E / reference price (unslipped); the order is the
+difference to the position, ignored when worth <= 1e-10 of (the larger of the position and target value +
+equity: float noise), rounded toward zero to `lot_size`
+(a zero weight always closes the position exactly). Orders that only reduce a position execute first (symbol
+order), then the ones that increase or flip it, each clipped so that after its fill gross ≤
+`max_gross_leverage` × equity, both at reference prices (with leverage 1 and no shorts: cash never goes below 0).
+A held position whose weight drifted above a cap is trimmed: the caps apply at every execution, not only when
+a new target arrives.
+
+Costs. Buys fill at ref × (1 + slippage_bps/1e4), sells at ref × (1 − slippage_bps/1e4). Commission per fill =
+max(commission_min, qty × fill price × commission_bps/1e4 + qty × commission_per_share). Both are paid in cash.
+
+Stop loss (`stop_loss_pct`). The stop of a position is its average fill price × (1 − pct) for a long,
+× (1 + pct) for a short (a flip restarts it). After a stop, the symbol is not re-entered on the same side until
+its target passes through zero or changes sign (a NaN target that holds keeps it out).
+
+Daily loss (`daily_loss_cut_pct`). A session is a run of bars with the same `session_id`; its reference is the
+equity at the last close of the previous session (the initial capital for the first). When a close's equity is
+at or below reference × (1 − pct), every position is flattened at the next execution (the next open, or this
+close in close mode) and no new risk is taken at any execution of the same session, nor at the flattening one.
+For daily bars each bar is its own session, so the rule reads: a close-to-close loss of pct flattens at the next
+open and sits out that one bar; the targets of the bar after resume.
+
+Max drawdown (`max_drawdown_pct`). When a close's equity is at or below peak × (1 − pct), every position is
+flattened at the next execution and trading halts: for good if `cooloff_bars` is 0, otherwise for the
+`cooloff_bars` bars after the trigger bar, after which the peak restarts from the current equity. The peak is the
+highest close equity since the start (or the restart), marked before any close-mode trade of that bar.
+
+Liquidation. If equity at an execution is ≤ 0, every position is flattened and nothing new is opened.
+
+Forced exits carry their reason (records.REASON_*); see records.py for the codes and their priority.
+
+Outputs. equity, cash and gross exposure per bar after everything of the bar, positions `[T, N]`, the fills
+(records.FILL_DTYPE) written into the caller's buffer, and per-run statistics (records.STAT_*). Diagnostics
+`exec_equity[t]` (the E the targets were sized from) and `exec_gross[t]` (gross right after the execution, at
+reference prices) back the invariant tests. No allocation happens per bar; the loops are time-outer, so symbols
+share cash and limits; `simulate_independent_nb` runs each symbol alone (its own capital) symbol-outer over the
+long layout with the same per-bar code, and `simulate_batch_nb` runs P target sets in parallel.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+from trader_cols.kernels.fills import fees_nb, fill_price_nb, max_fundable_qty_nb, round_lot_nb
+from trader_cols.kernels.records import (
+    FILL_DTYPE,
+    N_STATS,
+    REASON_DAILY_LOSS,
+    REASON_FUNDING_CLIP,
+    REASON_GROSS_CAP,
+    REASON_LIQUIDATION,
+    REASON_MAX_DRAWDOWN,
+    REASON_STOP_LOSS,
+    STAT_FEES,
+    STAT_FILLS,
+    STAT_MAX_DRAWDOWN,
+    STAT_TURNOVER,
+    STAT_UNFUNDED,
+)
+from trader_cols.kernels.risk import (
+    gap_stop_hit_nb,
+    gross_scale_nb,
+    intrabar_stop_ref_nb,
+    limit_on_nb,
+    loss_hit_nb,
+    shape_weight_nb,
+    stop_price_nb,
+)
+
+# An order worth <= NOISE_REL of (position or target value + equity) is float noise and is ignored.
+NOISE_REL = 1e-10
+# Relative slack of the funding check, so that an exactly fundable order is not clipped by rounding.
+FUND_TOL = 1e-12
+NEVER = np.iinfo(np.int64).max
+
+
+@njit(cache=True, nogil=True)
+def _fill_nb(t, i, col, d, ref, params, pos, entry, fills, n_fills, stats, reason):
+    """Book a fill of signed `d` units of symbol i at reference `ref`; returns (cash delta, equity cost, gross delta)."""
+    side = 1 if d > 0.0 else -1
+    price = fill_price_nb(ref, side, params.slippage_bps)
+    fee = fees_nb(
+        d, price, params.commission_bps, params.commission_per_share, params.commission_min
+    )
+    x = pos[i]
+    new = x + d
+    if new == 0.0:
+        entry[i] = np.nan
+    elif x == 0.0 or x * new < 0.0:
+        entry[i] = price
+    elif abs(new) > abs(x):
+        entry[i] = (abs(x) * entry[i] + abs(d) * price) / abs(new)
+    pos[i] = new
+    k = n_fills + int(stats[STAT_FILLS])
+    if k < fills.shape[0]:
+        rec = fills[k]
+        rec["bar"] = t
+        rec["col"] = col
+        rec["side"] = side
+        rec["reason"] = reason
+        rec["qty"] = abs(d)
+        rec["price"] = price
+        rec["fees"] = fee
+    stats[STAT_FILLS] += 1.0
+    stats[STAT_FEES] += fee
+    stats[STAT_TURNOVER] += abs(d) * price
+    return -d * price - fee, abs(d) * abs(price - ref) + fee, (abs(new) - abs(x)) * ref
+
+
+@njit(cache=True, nogil=True)
+def _execute_nb(
+    t,
+    ref_row,
+    trow,
+    target,
+    can,
+    pos,
+    entry,
+    stopped,
+    mark,
+    w,
+    dq,
+    why,
+    params,
+    forced,
+    cash,
+    col_base,
+    fills,
+    n_fills,
+    stats,
+):
+    """One execution point (see the module docstring); returns (cash, equity before, gross after)."""
+    n = pos.shape[0]
+    lev = params.max_gross_leverage
+    equity = cash
+    gross = 0.0
+    frozen = 0.0
+    for i in range(n):
+        if pos[i] != 0.0:
+            v = pos[i] * mark[i]
+            equity += v
+            gross += abs(v)
+            if not can[i]:
+                frozen += abs(v)
+    equity_pre = equity
+    if equity <= 0.0:
+        forced = REASON_LIQUIDATION
+
+    # Desired weights of the tradable symbols.
+    sum_w = 0.0
+    for i in range(n):
+        if not can[i]:
+            why[i] = -1
+            continue
+        if forced != 0:
+            w[i] = 0.0
+            why[i] = forced
+            continue
+        raw = target[trow, i] if trow >= 0 else np.nan
+        if raw != raw:
+            if params.hold_on_nan:
+                wi = pos[i] * mark[i] / equity if pos[i] != 0.0 else 0.0
+            else:
+                wi = 0.0
+                stopped[i] = 0
+        else:
+            wi = raw
+            if stopped[i] != 0:
+                if wi * stopped[i] > 0.0:
+                    wi = 0.0
+                else:
+                    stopped[i] = 0
+        wi, r = shape_weight_nb(wi, params.allow_short, params.max_position_pct)
+        w[i] = wi
+        why[i] = r
+        sum_w += abs(wi)
+    scale = 1.0
+    if forced == 0:
+        scale = gross_scale_nb(sum_w, frozen / equity, lev)
+
+    # Pass 1: orders that only reduce a position; the others wait in dq.
+    for i in range(n):
+        dq[i] = 0.0
+        if why[i] < 0:
+            continue
+        wi = w[i]
+        if scale < 1.0 and wi != 0.0:
+            wi *= scale
+            if why[i] < REASON_GROSS_CAP:
+                why[i] = REASON_GROSS_CAP
+        x = pos[i]
+        if wi == 0.0:
+            d = -x
+        else:
+            qstar = wi * equity_pre / ref_row[i]
+            d = qstar - x
+            if abs(d) * ref_row[i] <= NOISE_REL * (
+                max(abs(x), abs(qstar)) * ref_row[i] + abs(equity_pre)
+            ):
+                d = 0.0
+            d = round_lot_nb(d, params.lot_size)
+        if d == 0.0:
+            continue
+        if x != 0.0 and d * x < 0.0 and abs(d) <= abs(x):
+            cd, cost, gd = _fill_nb(
+                t, i, col_base + i, d, ref_row[i], params, pos, entry, fills, n_fills, stats, why[i]
+            )
+            cash += cd
+            equity -= cost
+            gross += gd
+        else:
+            dq[i] = d
+
+    # Pass 2: orders that increase or flip a position, clipped to what can be funded.
+    s = params.slippage_bps
+    for i in range(n):
+        d = dq[i]
+        if d == 0.0:
+            continue
+        x = pos[i]
+        px = ref_row[i]
+        u = abs(d)
+        r = why[i]
+        if lev < np.inf:
+            headroom = lev * equity - gross
+            if x != 0.0 and x * d < 0.0:
+                headroom += 2.0 * abs(x) * px
+            side = 1 if d > 0.0 else -1
+            fee = fees_nb(
+                u,
+                fill_price_nb(px, side, s),
+                params.commission_bps,
+                params.commission_per_share,
+                params.commission_min,
+            )
+            need = px * (1.0 + lev * s * 1e-4) * u + lev * fee
+            if need > headroom + FUND_TOL * abs(equity) * max(lev, 1.0):
+                umax = round_lot_nb(
+                    max_fundable_qty_nb(
+                        headroom,
+                        px,
+                        s,
+                        lev,
+                        params.commission_bps,
+                        params.commission_per_share,
+                        params.commission_min,
+                    ),
+                    params.lot_size,
+                )
+                if (
+                    x != 0.0
+                    and x * d < 0.0
+                    and (umax - abs(x)) * px <= NOISE_REL * (abs(x) * px + abs(equity))
+                ):
+                    # closing the old side is always allowed; a noise-sized new side is not
+                    umax = abs(x)
+                if umax < u:
+                    u = umax
+                    if r < REASON_FUNDING_CLIP:
+                        r = REASON_FUNDING_CLIP
+                if u * px <= NOISE_REL * (abs(x) * px + abs(equity)):
+                    stats[STAT_UNFUNDED] += 1.0
+                    continue
+        cd, cost, gd = _fill_nb(
+            t,
+            i,
+            col_base + i,
+            u if d > 0.0 else -u,
+            px,
+            params,
+            pos,
+            entry,
+            fills,
+            n_fills,
+            stats,
+            r,
+        )
+        cash += cd
+        equity -= cost
+        gross += gd
+    return cash, equity_pre, gross
+
+
+@njit(cache=True, nogil=True)
+def _stop_nb(t, i, col, ref, params, pos, entry, stopped, fills, n_fills, stats):
+    """Exit symbol i at `ref` for its stop loss; returns the cash delta."""
+    stopped[i] = 1 if pos[i] > 0.0 else -1
+    cd, cost, gd = _fill_nb(
+        t, i, col, -pos[i], ref, params, pos, entry, fills, n_fills, stats, REASON_STOP_LOSS
+    )
+    return cd
+
+
+@njit(cache=True, nogil=True)
+def run_nb(
+    open_,
+    high,
+    low,
+    close,
+    target,
+    tradable,
+    session_id,
+    params,
+    col_base,
+    equity_out,
+    cash_out,
+    gross_out,
+    exec_equity,
+    exec_gross,
+    positions,
+    fills,
+    n_fills,
+    stats,
+):
+    """Simulate one book over `[T, N]` arrays into preallocated outputs; returns the total fill count.
+
+    The semantics are those of the module docstring. `positions`, `exec_equity` and `exec_gross` are written
+    only when they have T rows (pass zero-row arrays to skip them). Fills are written from index `n_fills` of
+    `fills` while it has room; the returned count includes the ones that did not fit, so a caller can retry
+    with a larger buffer. `stats` (length N_STATS) receives this run's statistics. Symbol i is recorded as
+    column `col_base + i`.
+    """
+    n_bars, n = close.shape
+    pos = np.zeros(n)
+    entry = np.full(n, np.nan)
+    last_close = np.full(n, np.nan)
+    stopped = np.zeros(n, np.int8)
+    priced = np.zeros(n, np.bool_)
+    can = np.zeros(n, np.bool_)
+    mark = np.empty(n)
+    w = np.empty(n)
+    dq = np.empty(n)
+    why = np.empty(n, np.int8)
+    keep_pos = positions.shape[0] == n_bars
+    keep_exec = exec_equity.shape[0] == n_bars
+    stop_on = limit_on_nb(params.stop_loss_pct)
+    daily_on = limit_on_nb(params.daily_loss_cut_pct)
+    dd_on = limit_on_nb(params.max_drawdown_pct)
+    on_close = params.fill_on_close
+
+    cash = params.initial_capital
+    peak = cash
+    session_ref = cash
+    prev_equity = cash
+    stat_peak = cash
+    max_dd = 0.0
+    halted = False
+    halt_until = NEVER
+    daily_pending = False
+    daily_locked = False
+    lock_session = 0
+    for t in range(n_bars):
+        if t > 0 and session_id[t] != session_id[t - 1]:
+            session_ref = prev_equity
+            daily_locked = False
+        if halted and t >= halt_until:
+            halted = False
+            peak = prev_equity
+
+        # Which symbols can trade; gap stops at the open.
+        for i in range(n):
+            o = open_[t, i]
+            ok = (
+                0.0 < o < np.inf
+                and 0.0 < high[t, i] < np.inf
+                and 0.0 < low[t, i] < np.inf
+                and 0.0 < close[t, i] < np.inf
+            )
+            priced[i] = ok
+            can[i] = ok and tradable[t, i]
+            if stop_on and can[i] and pos[i] != 0.0:
+                if gap_stop_hit_nb(
+                    pos[i], stop_price_nb(pos[i], entry[i], params.stop_loss_pct), o
+                ):
+                    cash += _stop_nb(
+                        t, i, col_base + i, o, params, pos, entry, stopped, fills, n_fills, stats
+                    )
+
+        if not on_close:
+            forced = 0
+            if halted:
+                forced = REASON_MAX_DRAWDOWN
+            elif daily_pending or (daily_locked and session_id[t] == lock_session):
+                forced = REASON_DAILY_LOSS
+            daily_pending = False
+            for i in range(n):
+                mark[i] = open_[t, i] if priced[i] else last_close[i]
+            cash, e_pre, g_post = _execute_nb(
+                t,
+                open_[t],
+                t - 1,
+                target,
+                can,
+                pos,
+                entry,
+                stopped,
+                mark,
+                w,
+                dq,
+                why,
+                params,
+                forced,
+                cash,
+                col_base,
+                fills,
+                n_fills,
+                stats,
+            )
+            if keep_exec:
+                exec_equity[t] = e_pre
+                exec_gross[t] = g_post
+
+        if stop_on:
+            for i in range(n):
+                if can[i] and pos[i] != 0.0:
+                    ref = intrabar_stop_ref_nb(
+                        pos[i],
+                        stop_price_nb(pos[i], entry[i], params.stop_loss_pct),
+                        open_[t, i],
+                        high[t, i],
+                        low[t, i],
+                    )
+                    if ref == ref:
+                        cash += _stop_nb(
+                            t,
+                            i,
+                            col_base + i,
+                            ref,
+                            params,
+                            pos,
+                            entry,
+                            stopped,
+                            fills,
+                            n_fills,
+                            stats,
+                        )
+
+        # Mark at the close.
+        equity = cash
+        gross = 0.0
+        for i in range(n):
+            if priced[i]:
+                last_close[i] = close[t, i]
+            if pos[i] != 0.0:
+                v = pos[i] * last_close[i]
+                equity += v
+                gross += abs(v)
+
+        # Loss checks on the close equity.
+        if not halted:
+            if equity > peak:
+                peak = equity
+            if dd_on and loss_hit_nb(equity, peak, params.max_drawdown_pct):
+                halted = True
+                halt_until = t + params.cooloff_bars + 1 if params.cooloff_bars > 0 else NEVER
+            elif (
+                daily_on
+                and not daily_locked
+                and loss_hit_nb(equity, session_ref, params.daily_loss_cut_pct)
+            ):
+                daily_pending = True
+                daily_locked = True
+                lock_session = session_id[t]
+
+        if on_close:
+            forced = 0
+            if halted:
+                forced = REASON_MAX_DRAWDOWN
+            elif daily_pending or (daily_locked and session_id[t] == lock_session):
+                forced = REASON_DAILY_LOSS
+            daily_pending = False
+            for i in range(n):
+                mark[i] = last_close[i]
+            cash, e_pre, g_post = _execute_nb(
+                t,
+                close[t],
+                t,
+                target,
+                can,
+                pos,
+                entry,
+                stopped,
+                mark,
+                w,
+                dq,
+                why,
+                params,
+                forced,
+                cash,
+                col_base,
+                fills,
+                n_fills,
+                stats,
+            )
+            if keep_exec:
+                exec_equity[t] = e_pre
+                exec_gross[t] = g_post
+            equity = cash
+            gross = 0.0
+            for i in range(n):
+                if pos[i] != 0.0:
+                    v = pos[i] * last_close[i]
+                    equity += v
+                    gross += abs(v)
+
+        equity_out[t] = equity
+        cash_out[t] = cash
+        gross_out[t] = gross
+        if keep_pos:
+            for i in range(n):
+                positions[t, i] = pos[i]
+        prev_equity = equity
+        if equity > stat_peak:
+            stat_peak = equity
+        if stat_peak > 0.0 and 1.0 - equity / stat_peak > max_dd:
+            max_dd = 1.0 - equity / stat_peak
+    stats[STAT_MAX_DRAWDOWN] = max_dd
+    return n_fills + int(stats[STAT_FILLS])
+
+
+@njit(cache=True, nogil=True)
+def simulate_nb(open_, high, low, close, target, tradable, session_id, params, fills):
+    """Simulate one book whose symbols share cash and limits (time-outer loop). See the module docstring.
+
+    Args: `[T, N]` C-contiguous float64 prices and targets, bool `tradable [T, N]`, int64 `session_id [T]`,
+    `params` a records.SimParams, `fills` a preallocated records.FILL_DTYPE buffer.
+    Returns (equity [T], cash [T], gross [T], exec_equity [T], exec_gross [T], positions [T, N], n_fills,
+    stats [N_STATS]). If n_fills > len(fills), the buffer was too small: rerun with one of n_fills records.
+    """
+    n_bars, n = close.shape
+    equity = np.empty(n_bars)
+    cash = np.empty(n_bars)
+    gross = np.empty(n_bars)
+    exec_equity = np.empty(n_bars)
+    exec_gross = np.empty(n_bars)
+    positions = np.empty((n_bars, n))
+    stats = np.zeros(N_STATS)
+    n_fills = run_nb(
+        open_,
+        high,
+        low,
+        close,
+        target,
+        tradable,
+        session_id,
+        params,
+        0,
+        equity,
+        cash,
+        gross,
+        exec_equity,
+        exec_gross,
+        positions,
+        fills,
+        0,
+        stats,
+    )
+    return equity, cash, gross, exec_equity, exec_gross, positions, n_fills, stats
+
+
+@njit(cache=True, nogil=True)
+def simulate_independent_nb(open_, high, low, close, target, tradable, session_id, params, fills):
+    """Simulate each symbol as its own book with `params.initial_capital`, symbol-outer over the long layout.
+
+    Inputs are `[N, T]` C-contiguous (symbol-major: the long frame sorted by symbol then ts), tradable bool
+    `[N, T]`; semantics are exactly those of `simulate_nb` run on each symbol alone. Returns (equity [N, T],
+    cash [N, T], gross [N, T], positions [N, T], n_fills, stats [N, N_STATS]); fills carry the symbol index.
+    """
+    n, n_bars = close.shape
+    equity = np.empty((n, n_bars))
+    cash = np.empty((n, n_bars))
+    gross = np.empty((n, n_bars))
+    positions = np.empty((n, n_bars))
+    stats = np.zeros((n, N_STATS))
+    no_exec = np.empty(0)
+    n_fills = 0
+    for j in range(n):
+        n_fills = run_nb(
+            open_[j].reshape((n_bars, 1)),
+            high[j].reshape((n_bars, 1)),
+            low[j].reshape((n_bars, 1)),
+            close[j].reshape((n_bars, 1)),
+            target[j].reshape((n_bars, 1)),
+            tradable[j].reshape((n_bars, 1)),
+            session_id,
+            params,
+            j,
+            equity[j],
+            cash[j],
+            gross[j],
+            no_exec,
+            no_exec,
+            positions[j].reshape((n_bars, 1)),
+            fills,
+            n_fills,
+            stats[j],
+        )
+    return equity, cash, gross, positions, n_fills, stats
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def simulate_batch_nb(open_, high, low, close, targets, tradable, session_id, params):
+    """Simulate P target sets `targets [P, T, N]` over the same prices in one call, in parallel over the sets.
+
+    Each set is one shared-cash book with the semantics of `simulate_nb`; no fills are recorded. Returns
+    (equity [P, T], gross [P, T], stats [P, N_STATS]).
+    """
+    n_sets = targets.shape[0]
+    n_bars, n = close.shape
+    equity = np.empty((n_sets, n_bars))
+    gross = np.empty((n_sets, n_bars))
+    stats = np.zeros((n_sets, N_STATS))
+    no_fills = np.empty(0, FILL_DTYPE)
+    no_exec = np.empty(0)
+    no_pos = np.empty((0, n))
+    for k in prange(n_sets):
+        cash = np.empty(n_bars)
+        run_nb(
+            open_,
+            high,
+            low,
+            close,
+            targets[k],
+            tradable,
+            session_id,
+            params,
+            0,
+            equity[k],
+            cash,
+            gross[k],
+            no_exec,
+            no_exec,
+            no_pos,
+            no_fills,
+            0,
+            stats[k],
+        )
+    return equity, gross, stats
