@@ -304,8 +304,8 @@ class Warehouse:
         try:
             schema.conform(bars, schema.BAR_FILE).write_parquet(tmp, compression="zstd", statistics=True)
             with open(tmp, "rb") as fh:
-                digest = hashlib.sha256(fh.read()).hexdigest()
                 os.fsync(fh.fileno())
+            digest = self.file_digest(tmp)
             os.replace(tmp, path)
             dir_fd = os.open(path.parent, os.O_RDONLY)
             try:
@@ -316,6 +316,12 @@ class Warehouse:
             tmp.unlink(missing_ok=True)
             raise WarehouseError(f"cannot write {path.relative_to(self.root)}: {exc}", path=str(self.root)) from exc
         return path, digest
+
+    @staticmethod
+    def file_digest(path: Path) -> str:
+        """sha256 of a file's bytes: the content hash the catalog records for a bar file."""
+        with open(path, "rb") as fh:
+            return hashlib.file_digest(fh, "sha256").hexdigest()
 
     def sweep_temp_files(self) -> int:
         """Remove temp files left by a writer that died mid-write (only call while holding the writer lock)."""

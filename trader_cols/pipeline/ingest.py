@@ -101,11 +101,13 @@ def ingest(
     asset_classes: Mapping[str, str] | None = None,
     now: datetime | None = None,
     fetchers: Mapping[str, Fetcher] | None = None,
+    batch_size: int = 50,
 ) -> IngestResult:
     """Fetch → validate → merge into the warehouse. One symbol failing never stops the others.
 
     `sanity_cfg` is a `DataSanityConfig`, `data_cfg` a `DataConfig`. `fetchers` overrides the source functions
-    (tests); `now` is the as-of time for validation and the log (defaults to the clock).
+    (tests); `now` is the as-of time for validation and the log (defaults to the clock). Symbols are fetched,
+    validated and stored `batch_size` at a time.
     """
     now = now or datetime.now(timezone.utc)
     ingest_id = new_ingest_id(now)
@@ -121,25 +123,48 @@ def ingest(
             failures[sym] = DataSourceError(str(exc), symbol=sym)
     fetch = (fetchers or {}).get(request.source) or _default_fetcher(request.source, data_cfg, asset_classes)
 
-    fetched = _fetch(wh, request, good, fetch)
-    failures.update(fetched.failures)
-    asked = set(good) - set(fetched.failures)
-    delivered = set(fetched.bars["symbol"].unique().to_list())
-    for sym in sorted(asked - delivered):
-        if request.source in ("csv", "parquet") or not request.refresh and _is_stored(wh, request, sym):
-            continue  # nothing new to fetch (stored already) is not a failure
-        failures[sym] = DataSourceError("no bars returned for the requested range", source=request.source, symbol=sym)
-
-    report = validate(fetched.bars, sanity_cfg, as_of=now, asset_classes=asset_classes, interval=request.interval)
-    rejected_syms = set(report.rejected["symbol"].unique().to_list()) if report.rejected.height else set()
-    for sym in sorted(rejected_syms):
-        codes = report.findings.filter((pl.col("symbol") == sym) & (pl.col("severity") == "error"))["code"].unique().sort()
-        failures[sym] = DataSourceError(
-            f"refused by DataSanity ({', '.join(codes.to_list())}); rows quarantined, stored data untouched",
-            source=request.source, symbol=sym,
-        )
-    summary = _store(wh, request, ingest_id, now, report, failures, good, symbols)
-    return IngestResult(ingest_id=ingest_id, summary=summary, failures=failures, findings=report.findings)
+    # Symbols go through in batches: memory stays bounded by the batch, and each batch's catalog rows commit
+    # with it, so an interrupted ingest leaves every finished batch fully recorded.
+    summaries, findings = [], []
+    if not good:
+        summaries.append(_summary(symbols, pl.DataFrame(schema=SUMMARY_SCHEMA), failures, {}))
+    batches = [good[i:i + batch_size] for i in range(0, len(good), batch_size)]
+    for batch in progress(batches, label=f"ingesting {len(good)} symbols", total=len(batches)):
+        fetched = _fetch(wh, request, batch, fetch)
+        batch_failures: dict[str, TraderColsError] = dict(fetched.failures)
+        asked = set(batch) - set(fetched.failures)
+        delivered = set(fetched.bars["symbol"].unique().to_list())
+        for sym in sorted(asked - delivered):
+            if request.source == "yfinance" and not request.refresh and _is_stored(wh, request, sym):
+                continue  # the whole range is stored already: nothing was fetched, nothing failed
+            batch_failures[sym] = DataSourceError(
+                "no bars returned for the requested range", source=request.source, symbol=sym
+            )
+        report = validate(fetched.bars, sanity_cfg, as_of=now, asset_classes=asset_classes, interval=request.interval)
+        for sym in sorted(set(report.rejected["symbol"].unique().to_list())):
+            codes = (
+                report.findings.filter((pl.col("symbol") == sym) & (pl.col("severity") == "error"))["code"]
+                .unique().sort().to_list()
+            )
+            batch_failures[sym] = DataSourceError(
+                f"refused by DataSanity ({', '.join(codes)}); rows quarantined, stored data untouched",
+                source=request.source, symbol=sym,
+            )
+        failures.update(batch_failures)
+        first = batch is batches[0]
+        reported = ([s for s in symbols if s not in good] if first else []) + list(batch)
+        summaries.append(_store(wh, request, ingest_id, now, report, failures, reported))
+        findings.append(report.findings)
+    summary = pl.concat(summaries)
+    n_new, n_rep = int(summary["rows_new"].sum()), int(summary["rows_replaced"].sum())
+    log.info(
+        "ingest %s: %d symbols, %d new rows, %d replaced, %d series rewritten, %d failed",
+        ingest_id, len(symbols), n_new, n_rep, int((summary["status"] == "stored").sum()), len(failures),
+    )
+    return IngestResult(
+        ingest_id=ingest_id, summary=summary, failures=failures,
+        findings=pl.concat(findings) if findings else pl.DataFrame(),
+    )
 
 
 def _is_stored(wh: Warehouse, request: IngestRequest, symbol: str) -> bool:
@@ -205,10 +230,12 @@ def _store(
     now: datetime,
     report: SanityReport,
     failures: Mapping[str, TraderColsError],
-    good: Sequence[str],
     symbols: Sequence[str],
 ) -> pl.DataFrame:
-    """Merge the validated bars into storage (files first, catalog after) and write the catalog rows."""
+    """Merge one batch of validated bars into storage (files first, catalog after) and write its catalog rows.
+
+    A symbol whose file on disk no longer matches its catalog row (a writer died between the two) is
+    re-registered, so the catalog heals on the next ingest that touches it."""
     incoming = report.bars.filter(~pl.col("symbol").is_in(list(failures))).with_columns(
         pl.lit(request.interval).alias("interval"),
         pl.lit(request.source).alias("source"),
@@ -220,17 +247,32 @@ def _store(
         changed = counts.filter((pl.col("rows_new") + pl.col("rows_replaced")) > 0)["symbol"].to_list()
         written: dict[str, str] = {}
         parts = merged.filter(pl.col("symbol").is_in(changed)).partition_by("symbol", as_dict=True, maintain_order=True)
-        for (sym,), frame in progress(parts.items(), label=f"writing {len(parts)} symbols", total=len(parts)):
+        for (sym,), frame in parts.items():
             _, digest = wh.write_bar_file(request.interval, sym, frame)
             written[sym] = digest
+        healed = _stale_catalog_rows(wh, request.interval, [s for s in counts["symbol"].to_list() if s not in written])
         summary = _summary(symbols, counts, failures, written)
-        _write_catalog(wh, request, ingest_id, now, merged, written, summary, report)
-    n_new, n_rep = int(summary["rows_new"].sum()), int(summary["rows_replaced"].sum())
-    log.info(
-        "ingest %s: %d symbols, %d new rows, %d replaced, %d files rewritten, %d failed",
-        ingest_id, len(symbols), n_new, n_rep, len(written), len(failures),
-    )
+        _write_catalog(wh, request, ingest_id, now, merged, written | healed, summary, report)
     return summary
+
+
+def _stale_catalog_rows(wh: Warehouse, interval: str, symbols: Sequence[str]) -> dict[str, str]:
+    """Symbols whose bar file differs from what the catalog recorded (or is missing from it): symbol → digest."""
+    files = {s: wh.bar_file(interval, s) for s in symbols}
+    files = {s: p for s, p in files.items() if p.exists()}
+    if not files:
+        return {}
+    known = wh.query(
+        "SELECT symbol, content_hash FROM bar_files WHERE interval = $i AND list_contains($s, symbol) ORDER BY symbol",
+        {"i": interval, "s": list(files)},
+    )
+    recorded = dict(zip(known["symbol"].to_list(), known["content_hash"].to_list(), strict=True))
+    out = {}
+    for sym, path in files.items():
+        digest = wh.file_digest(path)
+        if recorded.get(sym) != digest:
+            out[sym] = digest
+    return out
 
 
 def _merge(wh: Warehouse, interval: str, incoming: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
