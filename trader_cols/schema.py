@@ -68,6 +68,8 @@ def empty(schema: dict[str, pl.DataType]) -> pl.DataFrame:
 
 def conform(df: pl.DataFrame, schema: dict[str, pl.DataType]) -> pl.DataFrame:
     """Select and cast `df` to `schema` (missing nullable columns become nulls), in schema order."""
+    if df.schema == pl.Schema(schema):
+        return df
     exprs = [
         (pl.col(name).cast(dtype) if name in df.columns else pl.lit(None, dtype=dtype)).alias(name)
         for name, dtype in schema.items()

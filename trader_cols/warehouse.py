@@ -136,8 +136,8 @@ class Warehouse:
     # ------------------------------------------------------------------------- connections
 
     @contextmanager
-    def connect(self, *, write: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
-        """A DuckDB connection to the catalog with the `bars` view; read-only unless `write`.
+    def connect(self, *, write: bool = False, views: bool = True) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A DuckDB connection to the catalog with the `bars` view (unless `views=False`); read-only unless `write`.
 
         A missing or outdated catalog is created or migrated first (under the writer lock). A newer one is an error.
         """
@@ -153,7 +153,8 @@ class Warehouse:
         con = self._open(read_only=not write)
         try:
             con.execute("SET TimeZone = 'UTC'")
-            self._make_views(con)
+            if views:
+                self._make_views(con)
             yield con
         finally:
             con.close()
@@ -292,30 +293,37 @@ class Warehouse:
         return self.scan_bars(symbols, interval, start, end).collect()
 
     def write_bar_file(self, interval: str, symbol: str, bars: pl.DataFrame) -> tuple[Path, str]:
-        """Replace one symbol's bar file atomically (temp file, fsync, rename, fsync folder); returns (path, sha256).
+        """Replace one symbol's bar file atomically; returns (path, sha256). See `write_bar_files`."""
+        return self.write_bar_files(interval, {symbol: bars})[symbol]
 
-        Needs the writer lock. A crash at any moment leaves either the old file or the new one, never a torn one.
+    def write_bar_files(self, interval: str, frames: Mapping[str, pl.DataFrame]) -> dict[str, tuple[Path, str]]:
+        """Replace several symbols' bar files, each atomically: write temp files, flush them to disk, then rename
+        each over its old file and flush the renames. Returns symbol → (path, sha256 of the file).
+
+        Needs the writer lock. A crash or kill at any moment leaves every file either old or new, never torn;
+        once this returns, the new files survive a power loss too.
         """
         if not self._lock_depth:
             raise WarehouseError("writing bars needs the writer lock", path=str(self.root))
-        path = self.bar_file(interval, symbol)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        staged: dict[str, tuple[Path, Path]] = {}
+        out: dict[str, tuple[Path, str]] = {}
         try:
-            schema.conform(bars, schema.BAR_FILE).write_parquet(tmp, compression="zstd", statistics=True)
-            with open(tmp, "rb") as fh:
-                os.fsync(fh.fileno())
-            digest = self.file_digest(tmp)
-            os.replace(tmp, path)
-            dir_fd = os.open(path.parent, os.O_RDONLY)
-            try:
-                os.fsync(dir_fd)
-            finally:
-                os.close(dir_fd)
+            for symbol, bars in frames.items():
+                path = self.bar_file(interval, symbol)
+                path.parent.mkdir(parents=True, exist_ok=True)
+                tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+                staged[symbol] = (tmp, path)
+                schema.conform(bars, schema.BAR_FILE).write_parquet(tmp, compression="zstd", statistics=True)
+            os.sync()  # NOTE: one flush for the whole batch: temp files are on disk before any rename
+            for symbol, (tmp, path) in staged.items():
+                out[symbol] = (path, self.file_digest(tmp))
+                os.replace(tmp, path)
+            os.sync()  # the renames themselves
         except OSError as exc:
-            tmp.unlink(missing_ok=True)
-            raise WarehouseError(f"cannot write {path.relative_to(self.root)}: {exc}", path=str(self.root)) from exc
-        return path, digest
+            for tmp, _ in staged.values():
+                tmp.unlink(missing_ok=True)
+            raise WarehouseError(f"cannot write bar files: {exc}", path=str(self.root)) from exc
+        return out
 
     @staticmethod
     def file_digest(path: Path) -> str:

@@ -245,28 +245,26 @@ def _store(
         wh.sweep_temp_files()
         merged, counts = _merge(wh, request.interval, schema.conform(incoming, schema.BARS))
         changed = counts.filter((pl.col("rows_new") + pl.col("rows_replaced")) > 0)["symbol"].to_list()
-        written: dict[str, str] = {}
         parts = merged.filter(pl.col("symbol").is_in(changed)).partition_by("symbol", as_dict=True, maintain_order=True)
-        for (sym,), frame in parts.items():
-            _, digest = wh.write_bar_file(request.interval, sym, frame)
-            written[sym] = digest
-        healed = _stale_catalog_rows(wh, request.interval, [s for s in counts["symbol"].to_list() if s not in written])
+        done = wh.write_bar_files(request.interval, {sym: frame for (sym,), frame in parts.items()})
+        written = {sym: digest for sym, (_, digest) in done.items()}
         summary = _summary(symbols, counts, failures, written)
-        _write_catalog(wh, request, ingest_id, now, merged, written | healed, summary, report)
+        unchanged = [s for s in counts["symbol"].to_list() if s not in written]
+        _write_catalog(wh, request, ingest_id, now, merged, written, unchanged, summary, report)
     return summary
 
 
-def _stale_catalog_rows(wh: Warehouse, interval: str, symbols: Sequence[str]) -> dict[str, str]:
+def _stale_catalog_rows(con, wh: Warehouse, interval: str, symbols: Sequence[str]) -> dict[str, str]:
     """Symbols whose bar file differs from what the catalog recorded (or is missing from it): symbol → digest."""
     files = {s: wh.bar_file(interval, s) for s in symbols}
     files = {s: p for s, p in files.items() if p.exists()}
     if not files:
         return {}
-    known = wh.query(
+    known = con.execute(
         "SELECT symbol, content_hash FROM bar_files WHERE interval = $i AND list_contains($s, symbol) ORDER BY symbol",
         {"i": interval, "s": list(files)},
-    )
-    recorded = dict(zip(known["symbol"].to_list(), known["content_hash"].to_list(), strict=True))
+    ).fetchall()
+    recorded = dict(known)
     out = {}
     for sym, path in files.items():
         digest = wh.file_digest(path)
@@ -330,7 +328,9 @@ def _summary(symbols, counts: pl.DataFrame, failures: Mapping[str, TraderColsErr
     return pl.DataFrame(rows, schema=SUMMARY_SCHEMA) if rows else schema.empty(SUMMARY_SCHEMA)
 
 
-def _write_catalog(wh, request, ingest_id, now, merged: pl.DataFrame, written, summary, report: SanityReport) -> None:
+def _write_catalog(
+    wh, request, ingest_id, now, merged: pl.DataFrame, written, unchanged, summary, report: SanityReport
+) -> None:
     started = now
     finished = datetime.now(timezone.utc)
     log_rows = summary.select(
@@ -341,7 +341,23 @@ def _write_catalog(wh, request, ingest_id, now, merged: pl.DataFrame, written, s
         pl.lit(request.interval).alias("interval"),
         "symbol", "status", "rows_in", "rows_new", "rows_replaced", "rows_unchanged", "first_ts", "last_ts", "message",
     )
-    files = (
+    files = _file_rows(wh, request, ingest_id, finished, merged, written)
+    extras = _sanity_rows(report, ingest_id, request.interval, finished)
+    with wh.connect(write=True, views=False) as con:
+        healed = _stale_catalog_rows(con, wh, request.interval, unchanged)
+        if healed:
+            files = _file_rows(wh, request, ingest_id, finished, merged, {**written, **healed})
+        con.execute("BEGIN TRANSACTION")
+        try:
+            _apply_catalog(con, request, files, log_rows, extras)
+            con.execute("COMMIT")
+        except Exception:
+            con.execute("ROLLBACK")
+            raise
+
+
+def _file_rows(wh, request, ingest_id, finished, merged: pl.DataFrame, written: Mapping[str, str]) -> pl.DataFrame:
+    return (
         merged.filter(pl.col("symbol").is_in(list(written)))
         .group_by("symbol")
         .agg(pl.len().cast(pl.Int64).alias("rows"), pl.col("ts").min().alias("first_ts"), pl.col("ts").max().alias("last_ts"))
@@ -355,34 +371,30 @@ def _write_catalog(wh, request, ingest_id, now, merged: pl.DataFrame, written, s
             pl.lit(finished).cast(schema.UTC_TS).alias("updated_at"),
         )
     )
-    extras = _sanity_rows(report, ingest_id, request.interval, finished)
-    with wh.connect(write=True) as con:
-        con.execute("BEGIN TRANSACTION")
-        try:
-            if files.height:
-                con.register("_files", files)
-                con.execute(
-                    "CREATE TEMP TABLE _prev AS SELECT interval, symbol, version FROM bar_files "
-                    "WHERE interval = $i AND symbol IN (SELECT symbol FROM _files)",
-                    {"i": request.interval},
-                )
-                con.execute(
-                    "DELETE FROM bar_files WHERE interval = $i AND symbol IN (SELECT symbol FROM _files)",
-                    {"i": request.interval},
-                )
-                con.execute(
-                    "INSERT INTO bar_files BY NAME SELECT f.*, coalesce(p.version, 0) + 1 AS version "
-                    "FROM _files f LEFT JOIN _prev p USING (interval, symbol)"
-                )
-                con.execute("DROP TABLE _prev")
-                con.unregister("_files")
-            Warehouse.insert(con, "ingest_log", log_rows)
-            for table, frame in extras.items():
-                Warehouse.insert(con, table, frame)
-            con.execute("COMMIT")
-        except Exception:
-            con.execute("ROLLBACK")
-            raise
+
+
+def _apply_catalog(con, request, files: pl.DataFrame, log_rows: pl.DataFrame, extras: Mapping[str, pl.DataFrame]):
+    """The catalog rows of one batch, inside the caller's transaction: bar_files upserted with version + 1."""
+    if files.height:
+        con.register("_files", files)
+        con.execute(
+            "CREATE TEMP TABLE _prev AS SELECT interval, symbol, version FROM bar_files "
+            "WHERE interval = $i AND symbol IN (SELECT symbol FROM _files)",
+            {"i": request.interval},
+        )
+        con.execute(
+            "DELETE FROM bar_files WHERE interval = $i AND symbol IN (SELECT symbol FROM _files)",
+            {"i": request.interval},
+        )
+        con.execute(
+            "INSERT INTO bar_files BY NAME SELECT f.*, coalesce(p.version, 0) + 1 AS version "
+            "FROM _files f LEFT JOIN _prev p USING (interval, symbol)"
+        )
+        con.execute("DROP TABLE _prev")
+        con.unregister("_files")
+    Warehouse.insert(con, "ingest_log", log_rows)
+    for table, frame in extras.items():
+        Warehouse.insert(con, table, frame)
 
 
 def _sanity_rows(report: SanityReport, run_id: str, interval: str, at: datetime) -> dict[str, pl.DataFrame]:
