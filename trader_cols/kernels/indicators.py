@@ -1,0 +1,969 @@
+"""Numba kernels of the windowed and recursive indicators over symbol-sorted long arrays.
+
+Every public kernel takes float64 arrays that hold many symbols one after another (sorted by symbol,
+then time) and `bounds`, the int64 segment boundaries from `segment_bounds_nb` (segment k is
+`bounds[k]:bounds[k + 1]`). State is reset at each boundary, so symbols never bleed into each other.
+Warm-up rows (fewer bars than the indicator's look-back within the segment) are NaN; the Polars layer
+turns NaN into null. Inputs must be finite: a NaN input makes the windows that contain it NaN (and, for
+the recursive indicators, the rest of that symbol).
+
+Seeding and look-backs follow TA-Lib 0.8 (its C library), which the oracle tests compare against:
+EMA seeded with the SMA of its first window, Wilder smoothing for RSI/ATR/ADX, TA-Lib's MACD and KAMA
+seeding. Where a window is flat (no range, no movement, no volume) a bounded oscillator returns its
+neutral value instead of TA-Lib's 0; docs/features.md lists each case.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+_LN2 = np.log(2.0)
+
+
+@njit(cache=True, nogil=True)
+def segment_bounds_nb(seg_ids):
+    """Boundaries of runs of equal ids: int64[n_segments + 1], first 0, last len(seg_ids)."""
+    n = seg_ids.shape[0]
+    if n == 0:
+        return np.zeros(1, np.int64)
+    count = 1
+    for i in range(1, n):
+        if seg_ids[i] != seg_ids[i - 1]:
+            count += 1
+    out = np.empty(count + 1, np.int64)
+    out[0] = 0
+    k = 1
+    for i in range(1, n):
+        if seg_ids[i] != seg_ids[i - 1]:
+            out[k] = i
+            k += 1
+    out[count] = n
+    return out
+
+
+# ---------------------------------------------------------------- per-segment building blocks
+# Each works on one symbol's slice (views into the long arrays) and writes its whole output slice.
+
+
+@njit(cache=True, nogil=True)
+def _fill_nan(out, stop):
+    for i in range(min(stop, out.shape[0])):
+        out[i] = np.nan
+
+
+@njit(cache=True, nogil=True)
+def _sma_seg(x, out, n):
+    """Simple mean of the last n values (running sum, as TA-Lib SMA); first value at n - 1."""
+    m = x.shape[0]
+    _fill_nan(out, n - 1)
+    if m < n:
+        return
+    acc = 0.0
+    for i in range(n - 1):
+        acc += x[i]
+    since = 0
+    for i in range(n - 1, m):
+        since += 1
+        if since == n:  # re-sum exactly every n bars: rounding residue cannot build up
+            acc = 0.0
+            for j in range(i - n + 1, i):
+                acc += x[j]
+            since = 0
+        acc += x[i]
+        out[i] = acc / n
+        acc -= x[i - n + 1]
+
+
+@njit(cache=True, nogil=True)
+def _ema_seg(x, out, n, first):
+    """EMA with k = 2 / (n + 1), seeded at index `first` with the mean of x[first - n + 1 .. first]."""
+    m = x.shape[0]
+    _fill_nan(out, first)
+    if m <= first:
+        return
+    acc = 0.0
+    for i in range(first - n + 1, first + 1):
+        acc += x[i]
+    prev = acc / n
+    out[first] = prev
+    k = 2.0 / (n + 1.0)
+    for i in range(first + 1, m):
+        prev = (x[i] - prev) * k + prev
+        out[i] = prev
+
+
+@njit(cache=True, nogil=True)
+def _true_range_seg(high, low, close, out):
+    """True range from the second bar on (it needs the previous close); out[0] is NaN."""
+    m = high.shape[0]
+    if m == 0:
+        return
+    out[0] = np.nan
+    for i in range(1, m):
+        tr = high[i] - low[i]
+        a = abs(high[i] - close[i - 1])
+        if a > tr:
+            tr = a
+        b = abs(low[i] - close[i - 1])
+        if b > tr:
+            tr = b
+        out[i] = tr
+
+
+@njit(cache=True, nogil=True)
+def _wilder_seg(v, out, n, first):
+    """Wilder's smoothing of v (which is valid from index 1): seed = mean of v[first - n + 1 .. first]."""
+    m = v.shape[0]
+    _fill_nan(out, first)
+    if m <= first:
+        return
+    acc = 0.0
+    for i in range(first - n + 1, first + 1):
+        acc += v[i]
+    prev = acc / n
+    out[first] = prev
+    for i in range(first + 1, m):
+        prev = (prev * (n - 1) + v[i]) / n
+        out[i] = prev
+
+
+@njit(cache=True, nogil=True)
+def _atr_seg(high, low, close, out, n, first):
+    tr = np.empty(high.shape[0])
+    _true_range_seg(high, low, close, tr)
+    _wilder_seg(tr, out, n, first)
+
+
+@njit(cache=True, nogil=True)
+def _rolling_extreme_seg(x, out, n, is_max):
+    """Max (or min) of the last n values, exact; first value at n - 1.
+
+    van Herk / Gil-Werman: in blocks of n bars, a running extreme from each block's start (ahead) and
+    from its end (behind); the window ending at i is the extreme of behind[i - n + 1] and ahead[i].
+    Three branch-free passes, whatever the data.
+    """
+    m = x.shape[0]
+    _fill_nan(out, n - 1)
+    if m < n:
+        return
+    ahead = np.empty(m)
+    behind = np.empty(m)
+    for start in range(0, m, n):
+        stop = min(start + n, m)
+        acc = x[start]
+        ahead[start] = acc
+        for i in range(start + 1, stop):
+            v = x[i]
+            if is_max:
+                acc = v if v > acc else acc
+            else:
+                acc = v if v < acc else acc
+            ahead[i] = acc
+        acc = x[stop - 1]
+        behind[stop - 1] = acc
+        for i in range(stop - 2, start - 1, -1):
+            v = x[i]
+            if is_max:
+                acc = v if v > acc else acc
+            else:
+                acc = v if v < acc else acc
+            behind[i] = acc
+    for i in range(n - 1, m):
+        a = behind[i - n + 1]
+        c = ahead[i]
+        if is_max:
+            out[i] = a if a > c else c
+        else:
+            out[i] = a if a < c else c
+
+
+@njit(cache=True, nogil=True)
+def _rolling_max_seg(x, out, n):
+    _rolling_extreme_seg(x, out, n, True)
+
+
+@njit(cache=True, nogil=True)
+def _rolling_min_seg(x, out, n):
+    _rolling_extreme_seg(x, out, n, False)
+
+
+@njit(cache=True, nogil=True)
+def _window_mean_m2(x, lo, hi):
+    """Mean and sum of squared deviations of x[lo:hi], two-pass (exact up to rounding)."""
+    total = 0.0
+    for j in range(lo, hi):
+        total += x[j]
+    mean = total / (hi - lo)
+    m2 = 0.0
+    for j in range(lo, hi):
+        d = x[j] - mean
+        m2 += d * d
+    return mean, m2
+
+
+@njit(cache=True, nogil=True)
+def _rolling_mean_std_seg(x, mean_out, std_out, n, ddof, first):
+    """Rolling mean and standard deviation of x over n values, x valid from index `first`.
+
+    Sliding Welford update, re-based on an exact two-pass window every n bars so rounding residue
+    cannot build up (nor outlive a calm stretch after a wild one); a window of n equal values gives an
+    exact mean and a standard deviation of exactly 0. First output at first + n - 1.
+    """
+    m = x.shape[0]
+    start_out = first + n - 1
+    _fill_nan(mean_out, start_out)
+    _fill_nan(std_out, start_out)
+    if m <= start_out:
+        return
+    inv_n = 1.0 / n
+    equal_run = 1  # length of the run of equal values ending at the current index
+    for j in range(first + 1, start_out + 1):
+        equal_run = equal_run + 1 if x[j] == x[j - 1] else 1
+    mean, m2 = _window_mean_m2(x, first, start_out + 1)
+    since = 0
+    for i in range(start_out, m):
+        if i > start_out:
+            new = x[i]
+            equal_run = equal_run + 1 if new == x[i - 1] else 1
+            since += 1
+            if since == n:
+                mean, m2 = _window_mean_m2(x, i - n + 1, i + 1)
+                since = 0
+            else:
+                old = x[i - n]
+                new_mean = mean + (new - old) * inv_n
+                m2 += (new - old) * (new - new_mean + old - mean)
+                mean = new_mean
+        if equal_run >= n:
+            mean = x[i]
+            m2 = 0.0
+        if m2 < 0.0:
+            m2 = 0.0
+        mean_out[i] = mean
+        std_out[i] = np.sqrt(m2 / (n - ddof))
+
+
+@njit(cache=True, nogil=True)
+def _rolling_sum_nonneg_seg(v, out, n, first):
+    """Rolling sum of n non-negative values, v valid from index `first`; first output at first + n - 1.
+
+    Running add/subtract, re-summed exactly every n bars so the rounding residue of large old terms
+    cannot swamp small new ones; the count of non-zero terms is tracked so a window of zeros sums to
+    exactly 0.
+    """
+    m = v.shape[0]
+    start_out = first + n - 1
+    _fill_nan(out, start_out)
+    if m <= start_out:
+        return
+    acc = 0.0
+    nonzero = 0
+    for i in range(first, start_out + 1):
+        acc += v[i]
+        if v[i] != 0.0:
+            nonzero += 1
+    since = 0
+    for i in range(start_out, m):
+        if i > start_out:
+            old = v[i - n]
+            new = v[i]
+            if old != 0.0:
+                nonzero -= 1
+            if new != 0.0:
+                nonzero += 1
+            since += 1
+            if since == n:
+                acc = 0.0
+                for j in range(i - n + 1, i + 1):
+                    acc += v[j]
+                since = 0
+            else:
+                acc += new - old
+        if nonzero == 0:
+            acc = 0.0
+        out[i] = acc
+
+
+# ---------------------------------------------------------------- public kernels (long arrays)
+
+
+@njit(cache=True, nogil=True)
+def sma_nb(x, bounds, n):
+    """Simple moving average over n bars (= TA-Lib SMA). Look-back n - 1."""
+    out = np.empty(x.shape[0])
+    for k in range(bounds.shape[0] - 1):
+        b, e = bounds[k], bounds[k + 1]
+        _sma_seg(x[b:e], out[b:e], n)
+    return out
+
+
+@njit(cache=True, nogil=True)
+def ema_nb(x, bounds, n):
+    """Exponential moving average, k = 2/(n+1), seeded with the SMA of the first n bars (= TA-Lib EMA)."""
+    out = np.empty(x.shape[0])
+    for k in range(bounds.shape[0] - 1):
+        b, e = bounds[k], bounds[k + 1]
+        _ema_seg(x[b:e], out[b:e], n, n - 1)
+    return out
+
+
+@njit(cache=True, nogil=True)
+def macd_nb(x, bounds, fast, slow, signal):
+    """MACD line, signal and histogram (= TA-Lib MACD, fast < slow). All three start at slow + signal - 2.
+
+    As in TA-Lib, both EMAs are seeded at bar slow - 1: the slow one with the mean of bars 0..slow-1, the
+    fast one with the mean of its own last `fast` bars; the signal EMA is seeded with the mean of the first
+    `signal` MACD values.
+    """
+    m_all = x.shape[0]
+    line = np.empty(m_all)
+    sig = np.empty(m_all)
+    hist = np.empty(m_all)
+    lookback = slow + signal - 2
+    for k in range(bounds.shape[0] - 1):
+        b, e = bounds[k], bounds[k + 1]
+        m = e - b
+        if m <= lookback:
+            _fill_nan(line[b:e], m)
+            _fill_nan(sig[b:e], m)
+            _fill_nan(hist[b:e], m)
+            continue
+        xs = x[b:e]
+        fast_ema = np.empty(m)
+        slow_ema = np.empty(m)
+        _ema_seg(xs, fast_ema, fast, slow - 1)
+        _ema_seg(xs, slow_ema, slow, slow - 1)
+        raw = fast_ema - slow_ema  # valid from slow - 1
+        sig_full = np.empty(m)
+        _ema_seg(raw, sig_full, signal, lookback)
+        ls, ss, hs = line[b:e], sig[b:e], hist[b:e]
+        _fill_nan(ls, lookback)
+        _fill_nan(ss, lookback)
+        _fill_nan(hs, lookback)
+        for i in range(lookback, m):
+            ls[i] = raw[i]
+            ss[i] = sig_full[i]
+            hs[i] = raw[i] - sig_full[i]
+    return line, sig, hist
+
+
+@njit(cache=True, nogil=True)
+def _path_seg(x, n):
+    """Rolling sum of |x_i - x_{i-1}| over the last n steps (valid from index n)."""
+    m = x.shape[0]
+    steps = np.empty(m)
+    if m > 0:
+        steps[0] = 0.0
+    for i in range(1, m):
+        steps[i] = abs(x[i] - x[i - 1])
+    path = np.empty(m)
+    _rolling_sum_nonneg_seg(steps, path, n, 1)
+    return path
+
+
+@njit(cache=True, nogil=True)
+def kama_nb(x, bounds, n):
+    """Kaufman adaptive moving average, fast 2 / slow 30 (= TA-Lib KAMA, seeded with the bar before).
+
+    Look-back n. As in TA-Lib, the efficiency ratio of a flat window is taken as 1.
+    """
+    out = np.empty(x.shape[0])
+    const_max = 2.0 / 31.0
+    const_diff = 2.0 / 3.0 - const_max
+    for k in range(bounds.shape[0] - 1):
+        b, e = bounds[k], bounds[k + 1]
+        xs = x[b:e]
+        os = out[b:e]
+        m = e - b
+        _fill_nan(os, n)
+        if m <= n:
+            continue
+        path = _path_seg(xs, n)
+        prev = xs[n - 1]
+        for i in range(n, m):
+            roc = xs[i] - xs[i - n]
+            if path[i] <= roc or path[i] == 0.0:
+                er = 1.0
+            else:
+                er = abs(roc / path[i])
+            sc = er * const_diff + const_max
+            sc *= sc
+            prev = (xs[i] - prev) * sc + prev
+            os[i] = prev
+    return out
+
+
+@njit(cache=True, nogil=True)
+def rsi_nb(x, bounds, n):
+    """Wilder RSI (= TA-Lib RSI): seed = mean gain/loss of the first n changes. Look-back n; flat → 50."""
+    out = np.empty(x.shape[0])
+    for k in range(bounds.shape[0] - 1):
+        b, e = bounds[k], bounds[k + 1]
+        xs = x[b:e]
+        os = out[b:e]
+        m = e - b
+        _fill_nan(os, n)
+        if m <= n:
+            continue
+        gain = 0.0
+        loss = 0.0
+        for i in range(1, n + 1):
+            d = xs[i] - xs[i - 1]
+            if d < 0.0:
+                loss -= d
+            else:
+                gain += d
+        gain /= n
+        loss /= n
+        for i in range(n, m):
+            if i > n:
+                d = xs[i] - xs[i - 1]
+                gain *= n - 1
+                loss *= n - 1
+                if d < 0.0:
+                    loss -= d
+                else:
+                    gain += d
+                gain /= n
+                loss /= n
+            total = gain + loss
+            os[i] = 100.0 * (gain / total) if total != 0.0 else 50.0
+    return out
+
+
+@njit(cache=True, nogil=True)
+def atr_nb(high, low, close, bounds, n):
+    """Average true range with Wilder smoothing (= TA-Lib ATR). Look-back n."""
+    out = np.empty(high.shape[0])
+    for k in range(bounds.shape[0] - 1):
+        b, e = bounds[k], bounds[k + 1]
+        _atr_seg(high[b:e], low[b:e], close[b:e], out[b:e], n, n)
+    return out
+
+
+@njit(cache=True, nogil=True)
+def natr_nb(high, low, close, bounds, n):
+    """ATR as a percentage of the close (= TA-Lib NATR). Look-back n."""
+    out = atr_nb(high, low, close, bounds, n)
+    for i in range(out.shape[0]):
+        out[i] = out[i] / close[i] * 100.0 if close[i] != 0.0 else np.nan
+    return out
+
+
+@njit(cache=True, nogil=True)
+def adx_nb(high, low, close, bounds, n):
+    """ADX, +DI and −DI with Wilder smoothing (= TA-Lib ADX, PLUS_DI, MINUS_DI), n >= 2.
+
+    +DI/−DI start at n (seed: sums of the first n - 1 directional moves and true ranges, then one
+    smoothing step), ADX at 2n - 1 (seed: mean of the first n DX values). A bar with no range leaves ADX
+    unchanged and gives DI = 0, as in TA-Lib.
+    """
+    m_all = high.shape[0]
+    adx = np.empty(m_all)
+    pdi = np.empty(m_all)
+    mdi = np.empty(m_all)
+    for k in range(bounds.shape[0] - 1):
+        b, e = bounds[k], bounds[k + 1]
+        hs, ls, cs = high[b:e], low[b:e], close[b:e]
+        ao, po, mo = adx[b:e], pdi[b:e], mdi[b:e]
+        m = e - b
+        _fill_nan(po, n)
+        _fill_nan(mo, n)
+        _fill_nan(ao, 2 * n - 1)
+        plus_dm = 0.0
+        minus_dm = 0.0
+        tr_sum = 0.0
+        sum_dx = 0.0
+        prev_adx = 0.0
+        for i in range(1, m):
+            diff_p = hs[i] - hs[i - 1]
+            diff_m = ls[i - 1] - ls[i]
+            tr = hs[i] - ls[i]
+            a = abs(hs[i] - cs[i - 1])
+            if a > tr:
+                tr = a
+            a = abs(ls[i] - cs[i - 1])
+            if a > tr:
+                tr = a
+            p = diff_p if (diff_p > 0.0 and diff_p > diff_m) else 0.0
+            q = diff_m if (diff_m > 0.0 and diff_m > diff_p) else 0.0
+            if i < n:
+                plus_dm += p
+                minus_dm += q
+                tr_sum += tr
+                continue
+            plus_dm = plus_dm - plus_dm / n + p
+            minus_dm = minus_dm - minus_dm / n + q
+            tr_sum = tr_sum - tr_sum / n + tr
+            if tr_sum != 0.0:
+                pd = 100.0 * (plus_dm / tr_sum)
+                md = 100.0 * (minus_dm / tr_sum)
+            else:
+                pd = 0.0
+                md = 0.0
+            po[i] = pd
+            mo[i] = md
+            s = pd + md
+            valid = tr_sum != 0.0 and s != 0.0
+            dx = 100.0 * (abs(md - pd) / s) if valid else 0.0
+            if i < 2 * n:
+                sum_dx += dx
+                if i == 2 * n - 1:
+                    prev_adx = sum_dx / n
+                    ao[i] = prev_adx
+            else:
+                if valid:
+                    prev_adx = (prev_adx * (n - 1) + dx) / n
+                ao[i] = prev_adx
+    return adx, pdi, mdi
+
+
+@njit(cache=True, nogil=True)
+def aroon_nb(high, low, bounds, n):
+    """Aroon up, down and oscillator over n + 1 bars (= TA-Lib AROON, AROONOSC); ties go to the latest bar.
+
+    Look-back n.
+    """
+    m_all = high.shape[0]
+    up = np.empty(m_all)
+    down = np.empty(m_all)
+    osc = np.empty(m_all)
+    factor = 100.0 / n
+    for k in range(bounds.shape[0] - 1):
+        b, e = bounds[k], bounds[k + 1]
+        hs, ls = high[b:e], low[b:e]
+        uo, do, oo = up[b:e], down[b:e], osc[b:e]
+        m = e - b
+        _fill_nan(uo, n)
+        _fill_nan(do, n)
+        _fill_nan(oo, n)
+        hi_i = -1
+        lo_i = -1
+        hi = 0.0
+        lo = 0.0
+        for t in range(n, m):
+            trail = t - n
+            if lo_i < trail:
+                lo_i = trail
+                lo = ls[trail]
+                for j in range(trail + 1, t + 1):
+                    if ls[j] <= lo:
+                        lo_i = j
+                        lo = ls[j]
+            elif ls[t] <= lo:
+                lo_i = t
+                lo = ls[t]
+            if hi_i < trail:
+                hi_i = trail
+                hi = hs[trail]
+                for j in range(trail + 1, t + 1):
+                    if hs[j] >= hi:
+                        hi_i = j
+                        hi = hs[j]
+            elif hs[t] >= hi:
+                hi_i = t
+                hi = hs[t]
+            uo[t] = factor * (n - (t - hi_i))
+            do[t] = factor * (n - (t - lo_i))
+            oo[t] = factor * (hi_i - lo_i)
+    return up, down, osc
+
+
+@njit(cache=True, nogil=True)
+def linreg_slope_nb(x, bounds, n):
+    """Least-squares slope of the last n values against bar number (= TA-Lib LINEARREG_SLOPE).
+
+    Look-back n - 1. Computed per window around the window's first value, so a flat window is exactly 0.
+    """
+    out = np.empty(x.shape[0])
+    xbar = (n - 1) / 2.0
+    denom = 0.0
+    for j in range(n):
+        denom += (j - xbar) * (j - xbar)
+    for k in range(bounds.shape[0] - 1):
+        b, e = bounds[k], bounds[k + 1]
+        xs = x[b:e]
+        os = out[b:e]
+        _fill_nan(os, n - 1)
+        for i in range(n - 1, e - b):
+            base = xs[i - n + 1]
+            num = 0.0
+            for j in range(n):
+                num += (j - xbar) * (xs[i - n + 1 + j] - base)
+            os[i] = num / denom
+    return out
+
+
+@njit(cache=True, nogil=True)
+def er_nb(x, bounds, n):
+    """Kaufman efficiency ratio |x_t - x_{t-n}| / sum |x_i - x_{i-1}| (= TA-Lib ER); flat window → 0.
+
+    Look-back n.
+    """
+    out = np.empty(x.shape[0])
+    for k in range(bounds.shape[0] - 1):
+        b, e = bounds[k], bounds[k + 1]
+        xs = x[b:e]
+        os = out[b:e]
+        m = e - b
+        _fill_nan(os, n)
+        if m <= n:
+            continue
+        path = _path_seg(xs, n)
+        for i in range(n, m):
+            if path[i] == 0.0:
+                os[i] = 0.0
+            else:
+                r = abs(xs[i] - xs[i - n]) / path[i]
+                os[i] = r if r < 1.0 else 1.0
+    return out
+
+
+@njit(cache=True, nogil=True)
+def stoch_nb(high, low, close, bounds, k_n, smooth_n, d_n):
+    """Stochastic %K (SMA-smoothed over smooth_n) and %D (SMA of %K over d_n) (= TA-Lib STOCH).
+
+    Raw %K = 100 (close - lowest low) / (highest high - lowest low) over k_n bars; a flat window gives 50.
+    Both outputs start at k_n + smooth_n + d_n - 3.
+    """
+    m_all = high.shape[0]
+    k_out = np.empty(m_all)
+    d_out = np.empty(m_all)
+    lookback = k_n + smooth_n + d_n - 3
+    for k in range(bounds.shape[0] - 1):
+        b, e = bounds[k], bounds[k + 1]
+        m = e - b
+        ko, do = k_out[b:e], d_out[b:e]
+        if m <= lookback:
+            _fill_nan(ko, m)
+            _fill_nan(do, m)
+            continue
+        hh = np.empty(m)
+        ll = np.empty(m)
+        _rolling_max_seg(high[b:e], hh, k_n)
+        _rolling_min_seg(low[b:e], ll, k_n)
+        cs = close[b:e]
+        raw = np.empty(m - (k_n - 1))
+        for i in range(k_n - 1, m):
+            rng = hh[i] - ll[i]
+            raw[i - k_n + 1] = 100.0 * (cs[i] - ll[i]) / rng if rng != 0.0 else 50.0
+        slow_k = np.empty(raw.shape[0])
+        _sma_seg(raw, slow_k, smooth_n)
+        slow_d = np.empty(raw.shape[0])
+        _sma_seg(slow_k[smooth_n - 1 :], slow_d[smooth_n - 1 :], d_n)
+        _fill_nan(ko, lookback)
+        _fill_nan(do, lookback)
+        for i in range(lookback, m):
+            j = i - k_n + 1
+            ko[i] = slow_k[j]
+            do[i] = slow_d[j]
+    return k_out, d_out
+
+
+@njit(cache=True, nogil=True)
+def willr_nb(high, low, close, bounds, n):
+    """Williams %R = -100 (highest high - close) / (highest high - lowest low) over n bars (= TA-Lib WILLR).
+
+    Look-back n - 1; a flat window gives -50.
+    """
+    m_all = high.shape[0]
+    out = np.empty(m_all)
+    for k in range(bounds.shape[0] - 1):
+        b, e = bounds[k], bounds[k + 1]
+        m = e - b
+        hh = np.empty(m)
+        ll = np.empty(m)
+        _rolling_max_seg(high[b:e], hh, n)
+        _rolling_min_seg(low[b:e], ll, n)
+        cs = close[b:e]
+        os = out[b:e]
+        _fill_nan(os, n - 1)
+        for i in range(n - 1, m):
+            rng = hh[i] - ll[i]
+            os[i] = -100.0 * (hh[i] - cs[i]) / rng if rng != 0.0 else -50.0
+    return out
+
+
+@njit(cache=True, nogil=True)
+def cci_nb(high, low, close, bounds, n):
+    """Commodity channel index (= TA-Lib CCI): (tp - SMA(tp)) / (0.015 mean |tp - SMA(tp)|), tp = (h+l+c)/3.
+
+    Look-back n - 1; zero mean deviation gives 0.
+    """
+    m_all = high.shape[0]
+    out = np.empty(m_all)
+    for k in range(bounds.shape[0] - 1):
+        b, e = bounds[k], bounds[k + 1]
+        m = e - b
+        tp = np.empty(m)
+        for i in range(m):
+            tp[i] = (high[b + i] + low[b + i] + close[b + i]) / 3.0
+        os = out[b:e]
+        _fill_nan(os, n - 1)
+        total = 0.0
+        equal_run = 0  # run of equal typical prices ending at i: a flat window is exactly 0
+        for i in range(min(n - 1, m)):
+            total += tp[i]
+            equal_run = equal_run + 1 if (i > 0 and tp[i] == tp[i - 1]) else 1
+        for i in range(n - 1, m):
+            total += tp[i]
+            equal_run = equal_run + 1 if (i > 0 and tp[i] == tp[i - 1]) else 1
+            if equal_run >= n:
+                os[i] = 0.0
+                total -= tp[i - n + 1]
+                continue
+            avg = total / n
+            dev = 0.0
+            for j in range(i - n + 1, i + 1):
+                dev += abs(tp[j] - avg)
+            num = tp[i] - avg
+            os[i] = num / (0.015 * (dev / n)) if (dev != 0.0 and num != 0.0) else 0.0
+            total -= tp[i - n + 1]
+    return out
+
+
+@njit(cache=True, nogil=True)
+def mfi_nb(high, low, close, volume, bounds, n):
+    """Money flow index over n bars (= TA-Lib MFI); a window with no money flow gives 50. Look-back n."""
+    m_all = high.shape[0]
+    out = np.empty(m_all)
+    for k in range(bounds.shape[0] - 1):
+        b, e = bounds[k], bounds[k + 1]
+        m = e - b
+        os = out[b:e]
+        _fill_nan(os, n)
+        if m <= n:
+            continue
+        pos = np.empty(m)
+        neg = np.empty(m)
+        pos[0] = 0.0
+        neg[0] = 0.0
+        prev_tp = (high[b] + low[b] + close[b]) / 3.0
+        for i in range(1, m):
+            tp = (high[b + i] + low[b + i] + close[b + i]) / 3.0
+            flow = tp * volume[b + i]
+            pos[i] = flow if tp > prev_tp else 0.0
+            neg[i] = flow if tp < prev_tp else 0.0
+            prev_tp = tp
+        pos_sum = np.empty(m)
+        neg_sum = np.empty(m)
+        _rolling_sum_nonneg_seg(pos, pos_sum, n, 1)
+        _rolling_sum_nonneg_seg(neg, neg_sum, n, 1)
+        for i in range(n, m):
+            total = pos_sum[i] + neg_sum[i]
+            os[i] = 100.0 * (pos_sum[i] / total) if total != 0.0 else 50.0
+    return out
+
+
+@njit(cache=True, nogil=True)
+def bbands_nb(x, bounds, n, k_up, k_dn):
+    """Bollinger bands on SMA(n) ± k · population std (= TA-Lib BBANDS), plus %B and bandwidth.
+
+    %B = (x - lower) / (upper - lower) (0.5 when the bands coincide); bandwidth = (upper - lower) / middle.
+    Look-back n - 1.
+    """
+    m_all = x.shape[0]
+    upper = np.empty(m_all)
+    middle = np.empty(m_all)
+    lower = np.empty(m_all)
+    pct_b = np.empty(m_all)
+    width = np.empty(m_all)
+    for k in range(bounds.shape[0] - 1):
+        b, e = bounds[k], bounds[k + 1]
+        sd = np.empty(e - b)
+        _rolling_mean_std_seg(x[b:e], middle[b:e], sd, n, 0, 0)
+        for i in range(b, e):
+            if i - b < n - 1:
+                upper[i] = np.nan
+                lower[i] = np.nan
+                pct_b[i] = np.nan
+                width[i] = np.nan
+                continue
+            s = sd[i - b]
+            mid = middle[i]
+            up = mid + k_up * s
+            lo = mid - k_dn * s
+            upper[i] = up
+            lower[i] = lo
+            band = up - lo
+            pct_b[i] = (x[i] - lo) / band if band != 0.0 else 0.5
+            width[i] = band / mid if mid != 0.0 else np.nan
+    return upper, middle, lower, pct_b, width
+
+
+@njit(cache=True, nogil=True)
+def keltner_nb(high, low, close, bounds, n, atr_n, mult):
+    """Keltner channel: EMA(n) of the typical price ± mult · ATR(atr_n) (= TA-Lib KC).
+
+    As in TA-Lib, both legs are seeded at the later of their look-backs, s = max(n - 1, atr_n): the EMA
+    with the mean typical price of bars s-n+1..s, the ATR with the mean true range of bars s-atr_n+1..s.
+    """
+    m_all = high.shape[0]
+    upper = np.empty(m_all)
+    middle = np.empty(m_all)
+    lower = np.empty(m_all)
+    first = max(n - 1, atr_n)
+    for k in range(bounds.shape[0] - 1):
+        b, e = bounds[k], bounds[k + 1]
+        m = e - b
+        tp = np.empty(m)
+        for i in range(m):
+            tp[i] = (high[b + i] + low[b + i] + close[b + i]) / 3.0
+        atr = np.empty(m)
+        _atr_seg(high[b:e], low[b:e], close[b:e], atr, atr_n, first)
+        _ema_seg(tp, middle[b:e], n, first)
+        for i in range(m):
+            if i < first:
+                upper[b + i] = np.nan
+                lower[b + i] = np.nan
+            else:
+                width = atr[i] * mult
+                upper[b + i] = middle[b + i] + width
+                lower[b + i] = middle[b + i] - width
+    return upper, middle, lower
+
+
+@njit(cache=True, nogil=True)
+def donchian_nb(high, low, bounds, n):
+    """Donchian channel: highest high, mid-point and lowest low of the last n bars (= TA-Lib DONCHIAN).
+
+    Look-back n - 1.
+    """
+    m_all = high.shape[0]
+    upper = np.empty(m_all)
+    middle = np.empty(m_all)
+    lower = np.empty(m_all)
+    for k in range(bounds.shape[0] - 1):
+        b, e = bounds[k], bounds[k + 1]
+        _rolling_max_seg(high[b:e], upper[b:e], n)
+        _rolling_min_seg(low[b:e], lower[b:e], n)
+        for i in range(b, e):
+            middle[i] = (upper[i] + lower[i]) / 2.0
+    return upper, middle, lower
+
+
+@njit(cache=True, nogil=True)
+def rvol_nb(close, bounds, n):
+    """Realized volatility: sample std (ddof 1) of the last n one-bar log returns, per bar (not annualised).
+
+    Look-back n.
+    """
+    out = np.empty(close.shape[0])
+    for k in range(bounds.shape[0] - 1):
+        b, e = bounds[k], bounds[k + 1]
+        m = e - b
+        r = np.empty(m)
+        if m > 0:
+            r[0] = np.nan
+        for i in range(1, m):
+            r[i] = np.log(close[b + i] / close[b + i - 1])
+        mean = np.empty(m)
+        _rolling_mean_std_seg(r, mean, out[b:e], n, 1, 1)
+    return out
+
+
+@njit(cache=True, nogil=True)
+def parkinson_nb(high, low, bounds, n):
+    """Parkinson volatility sqrt(sum ln(h/l)^2 / (4 n ln 2)) over n bars, per bar. Look-back n - 1."""
+    out = np.empty(high.shape[0])
+    scale = 1.0 / (4.0 * n * _LN2)
+    for k in range(bounds.shape[0] - 1):
+        b, e = bounds[k], bounds[k + 1]
+        m = e - b
+        sq = np.empty(m)
+        for i in range(m):
+            v = np.log(high[b + i] / low[b + i])
+            sq[i] = v * v
+        os = out[b:e]
+        _rolling_sum_nonneg_seg(sq, os, n, 0)
+        for i in range(n - 1, m):
+            os[i] = np.sqrt(os[i] * scale)
+    return out
+
+
+@njit(cache=True, nogil=True)
+def garman_klass_nb(open_, high, low, close, bounds, n):
+    """Garman–Klass volatility sqrt(mean(0.5 ln(h/l)^2 - (2 ln 2 - 1) ln(c/o)^2)) over n bars, per bar.
+
+    Look-back n - 1. Each term is >= 0 for a consistent bar (low <= open, close <= high); a negative mean
+    from an inconsistent bar is clipped to 0.
+    """
+    out = np.empty(high.shape[0])
+    c2 = 2.0 * _LN2 - 1.0
+    for k in range(bounds.shape[0] - 1):
+        b, e = bounds[k], bounds[k + 1]
+        m = e - b
+        terms = np.empty(m)
+        for i in range(m):
+            hl = np.log(high[b + i] / low[b + i])
+            co = np.log(close[b + i] / open_[b + i])
+            t = 0.5 * hl * hl - c2 * co * co
+            terms[i] = t if t > 0.0 else 0.0
+        os = out[b:e]
+        _rolling_sum_nonneg_seg(terms, os, n, 0)
+        for i in range(n - 1, m):
+            os[i] = np.sqrt(os[i] / n)
+    return out
+
+
+@njit(cache=True, nogil=True)
+def zscore_nb(x, bounds, n):
+    """(x - SMA(n)) / population std over n bars; a flat window gives 0. Look-back n - 1."""
+    out = np.empty(x.shape[0])
+    for k in range(bounds.shape[0] - 1):
+        b, e = bounds[k], bounds[k + 1]
+        m = e - b
+        mean = np.empty(m)
+        sd = np.empty(m)
+        _rolling_mean_std_seg(x[b:e], mean, sd, n, 0, 0)
+        os = out[b:e]
+        _fill_nan(os, n - 1)
+        for i in range(n - 1, m):
+            os[i] = (x[b + i] - mean[i]) / sd[i] if sd[i] != 0.0 else 0.0
+    return out
+
+
+@njit(cache=True, nogil=True)
+def obv_nb(close, volume, bounds):
+    """On-balance volume (= TA-Lib OBV): starts at the first bar's volume, ± volume on up/down closes."""
+    out = np.empty(close.shape[0])
+    for k in range(bounds.shape[0] - 1):
+        b, e = bounds[k], bounds[k + 1]
+        if e == b:
+            continue
+        acc = volume[b]
+        out[b] = acc
+        for i in range(b + 1, e):
+            if close[i] > close[i - 1]:
+                acc += volume[i]
+            elif close[i] < close[i - 1]:
+                acc -= volume[i]
+            out[i] = acc
+    return out
+
+
+@njit(cache=True, nogil=True)
+def vwap_nb(high, low, close, volume, bounds, n):
+    """Rolling VWAP of the typical price over n bars: sum(tp · v) / sum(v); no volume in the window → NaN.
+
+    Look-back n - 1.
+    """
+    out = np.empty(high.shape[0])
+    for k in range(bounds.shape[0] - 1):
+        b, e = bounds[k], bounds[k + 1]
+        m = e - b
+        pv = np.empty(m)
+        v = np.empty(m)
+        for i in range(m):
+            v[i] = volume[b + i]
+            pv[i] = (high[b + i] + low[b + i] + close[b + i]) / 3.0 * v[i]
+        pv_sum = np.empty(m)
+        v_sum = np.empty(m)
+        _rolling_sum_nonneg_seg(pv, pv_sum, n, 0)
+        _rolling_sum_nonneg_seg(v, v_sum, n, 0)
+        os = out[b:e]
+        _fill_nan(os, n - 1)
+        for i in range(n - 1, m):
+            os[i] = pv_sum[i] / v_sum[i] if v_sum[i] != 0.0 else np.nan
+    return out
