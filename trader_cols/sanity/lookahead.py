@@ -34,11 +34,16 @@ def _differs(a: pl.Expr, b: pl.Expr, rtol: float, atol: float) -> pl.Expr:
     numeric_diff = (fa - fb).abs() > (atol + rtol * fb.abs())
     non_numeric = fa.is_null() & a.is_not_null()  # strings / labels: compare exactly
     return (
-        pl.when(both_null).then(False)
-        .when(one_null).then(True)
-        .when(non_numeric).then(a.cast(pl.String) != b.cast(pl.String))
-        .when(both_nan).then(False)
-        .when(fa.is_nan() ^ fb.is_nan()).then(True)
+        pl.when(both_null)
+        .then(False)
+        .when(one_null)
+        .then(True)
+        .when(non_numeric)
+        .then(a.cast(pl.String) != b.cast(pl.String))
+        .when(both_nan)
+        .then(False)
+        .when(fa.is_nan() ^ fb.is_nan())
+        .then(True)
         .otherwise(numeric_diff)
     )
 
@@ -65,7 +70,9 @@ def find_lookahead(
     cols = list(columns) if columns is not None else [c for c in full.columns if c not in key]
     missing = [c for c in cols if c not in full.columns]
     if missing:
-        raise LookaheadError(f"columns {missing} are not produced by the computation under test", columns=missing)
+        raise LookaheadError(
+            f"columns {missing} are not produced by the computation under test", columns=missing
+        )
     bad: list[pl.DataFrame] = []
     for c in _cutoffs(bars[ts_col], cutoffs, seed):
         part = compute(bars.lazy().filter(pl.col(ts_col) <= c)).collect()
@@ -73,7 +80,13 @@ def find_lookahead(
             full.lazy()
             .filter(pl.col(ts_col) <= c)
             .select(*key, *cols)
-            .join(part.lazy().select(*key, *cols), on=list(key), how="left", suffix="__cut", nulls_equal=True)
+            .join(
+                part.lazy().select(*key, *cols),
+                on=list(key),
+                how="left",
+                suffix="__cut",
+                nulls_equal=True,
+            )
         )
         for col in cols:
             hits = (
@@ -94,7 +107,9 @@ def find_lookahead(
     return pl.concat(bad).sort("cutoff", "column", *key)
 
 
-def assert_causal(bars: pl.DataFrame, compute: Compute, columns: Sequence[str] | None = None, **kwargs) -> None:
+def assert_causal(
+    bars: pl.DataFrame, compute: Compute, columns: Sequence[str] | None = None, **kwargs
+) -> None:
     """Raise `LookaheadError` naming the columns and the first cutoff where truncation changed a value."""
     bad = find_lookahead(bars, compute, columns, **kwargs)
     if bad.height:
