@@ -34,6 +34,9 @@ DB_NAME = "tcols.duckdb"
 LOCK_NAME = ".writer.lock"
 SYMBOL_RE = re.compile(r"^[A-Za-z0-9^][A-Za-z0-9.^=_\-]{0,31}$")
 _LOCK_CONFLICT = ("Could not set lock", "Conflicting lock")
+# Views over the results tables, in dependency order (each file of sql/views/ is one CREATE TEMP VIEW).
+RESULT_VIEWS = ("run_summary", "latest_run", "fold_report", "attribution_by_symbol", "attribution_by_strategy",
+                "attribution_by_regime")
 
 
 def check_symbol(symbol: str) -> str:
@@ -220,12 +223,16 @@ class Warehouse:
             log.info("warehouse %s: schema migrated from version %d to %d", self.root, current, applied[-1])
 
     def _make_views(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Temporary views: `bars` over the Parquet files, then every other file of sql/views/ (in name order,
+        dependencies first as listed in RESULT_VIEWS)."""
         files = [str(p) for p in self.bar_files()]
         if files:
             con.execute("SET VARIABLE bars_files = $files", {"files": files})
             con.execute(load_sql("views.bars"))
         else:
             con.execute(load_sql("views.bars_empty"))
+        for name in RESULT_VIEWS:
+            con.execute(load_sql(f"views.{name}"))
 
     # ------------------------------------------------------------------------- SQL
 
