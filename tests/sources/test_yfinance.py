@@ -372,6 +372,30 @@ def test_zoned_daily_index_is_read_as_its_local_session_date(fake, monkeypatch, 
     assert_matches_oracle(got, [symbol], date(2024, 3, 4), date(2024, 3, 8))
 
 
+def test_a_missing_field_stays_null_and_a_row_without_ohlc_is_dropped(fake, monkeypatch):
+    frame = raw_download(["SPY", "QQQ"], "2024-03-11", "2024-03-16")
+    frame.loc["2024-03-12", ("Open", "SPY")] = float("nan")  # a bar with a hole: kept, for the sanity checks
+    for field in ("Open", "High", "Low", "Close"):
+        frame.loc["2024-03-13", (field, "QQQ")] = float("nan")  # no OHLC at all: not a bar, even with volume
+    monkeypatch.setattr(yfinance, "download", lambda *a, **k: frame.copy())
+
+    got = fetch(fake, ["SPY", "QQQ"], date(2024, 3, 11), date(2024, 3, 15))
+
+    spy = bars_of(got, "SPY").filter(pl.col("ts").dt.date() == date(2024, 3, 12))
+    assert spy["open"].is_null().all() and spy["close"].is_not_null().all()
+    assert date(2024, 3, 13) not in bars_of(got, "QQQ")["ts"].dt.date().to_list()
+    assert bars_of(got, "QQQ").height == 4 and not got.bars["open"].is_nan().any()
+
+
+def test_tz_naive_intraday_times_are_refused(fake, monkeypatch):
+    frame = raw_download(["SPY"], "2024-03-11", "2024-03-12", interval="1h")
+    frame.index = frame.index.tz_localize(None)  # what ignore_tz=True would hand over: local times, zone lost
+    monkeypatch.setattr(yfinance, "download", lambda *a, **k: frame.copy())
+
+    with pytest.raises(DataSourceError, match="tz-naive intraday"):
+        fetch(fake, ["SPY"], date(2024, 3, 11), date(2024, 3, 11), "1h")
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # Caches and the network lock
 

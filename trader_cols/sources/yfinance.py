@@ -30,6 +30,7 @@ import re
 import tempfile
 import threading
 import time
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -178,7 +179,10 @@ def _fetch_batch(
 def _download(tickers: list[str], req: _Request) -> tuple[dict[str, pl.DataFrame], dict[str, str | None]]:
     """One `yf.download` call: bars of the tickers that came back, yfinance's reason for those that did not."""
     YfData.cache_get.cache_clear()  # yfinance memoises past-dated responses per process; a retry must re-ask
-    with _reported_errors() as reported:
+    with _reported_errors() as reported, warnings.catch_warnings():
+        # yfinance 1.7 on pandas 3 raises dozens of Pandas4Warnings (DeprecationWarning) about its own `inplace=`
+        # calls, and its __init__ forces them visible; a `tcols ingest` user cannot act on them.
+        warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"yfinance(\.|$)")
         try:
             wide = _to_polars(
                 yf.download(
