@@ -119,6 +119,7 @@ def validate(
         pl.concat([fatal, _null_key_findings(orphans), deduped.findings, incomplete, *others])
     )
     landed, repairs = value_repairs(flags, p, incomplete)
+    repairs = pl.concat([deduped.repairs, repairs])
 
     # what cannot land, whatever the mode
     refused = [
@@ -146,7 +147,9 @@ def validate(
             repairs = repairs.join(bad.select("symbol"), on="symbol", how="anti")
     elif mode == "warn":
         log_findings(findings)
-    rejected = pl.concat(refused).sort(["symbol", "ts"], nulls_last=False, maintain_order=True)
+    # by every column: copies of one timestamp come out in the same order whatever their arrival order
+    rejected = pl.concat(refused)
+    rejected = rejected.sort(rejected.columns, nulls_last=False)
     repairs = repairs.sort(["symbol", "ts", "action", "column_name", "before"], nulls_last=False)
     return SanityReport(conform(landed, BARS), findings, repairs, rejected, name, mode)
 
