@@ -216,7 +216,7 @@ class DiscordConfig:
     """Discord webhook alerts. The URL is a secret: never logged."""
 
     enabled: bool = False
-    webhook_url: str | None = None
+    webhook_url: str | None = field(default=None, repr=False)  # a secret: kept out of repr() and logs
     max_retries: int = field(default=3, metadata=_rng(ge=0))
     max_sleep_s: float = field(default=60.0, metadata=_rng(ge=0))
 
