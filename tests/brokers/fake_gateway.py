@@ -17,7 +17,9 @@ What it answers (client message id → reply):
   15/17/59/63/77 accepted. Anything else is recorded in `unhandled`.
 Market orders fill at once at the symbol's configured price (or when a price is first set); limit orders fill
 at the configured price when it is at or through the limit, now or on a later `set_price`. Commission per fill =
-max(commission_min, qty × commission_per_share). No whatIf, no partial fills, no market data.
+max(commission_min, qty × commission_per_share); `commission_reports = False` withholds the reports.
+`restart(downtime_s)` drops every connection and listens again later (same port); `drop_connections()` is a
+network flap. No whatIf, no partial fills, no market data, no historical bars.
 """
 
 from __future__ import annotations
@@ -172,6 +174,7 @@ class FakeGateway:
         self.placed: list[tuple[int, int, str]] = []  # (client id, order id, orderRef) of every placeOrder
         self.unhandled: list[list[str]] = []
         self.connections_accepted = 0
+        self.commission_reports = True  # False: executions come without their commission report
         self._handlers: dict[int, Callable[[_Conn, list[str]], None]] = {
             3: self._place_order,
             4: self._cancel_order,
@@ -528,7 +531,8 @@ class FakeGateway:
         for e in self._execs:
             if client_filter in (0, e.order.client_id):
                 self._send(conn, *self._exec_details(req_id, e))
-                self._send(conn, *self._commission_report(e))
+                if self.commission_reports:
+                    self._send(conn, *self._commission_report(e))
         self._send(conn, 55, 1, req_id)
 
     def _req_ids(self, conn: _Conn, fields: list[str]) -> None:
@@ -647,7 +651,8 @@ class FakeGateway:
             self._send(owner, *self._exec_details(-1, e))
             self._send(owner, *self._order_status(o))
             self._send(owner, *self._open_order(o))
-            self._send(owner, *self._commission_report(e))
+            if self.commission_reports:
+                self._send(owner, *self._commission_report(e))
         for conn in list(self._conns):
             if conn.positions_sub:
                 self._send(conn, *self._position(p))

@@ -267,3 +267,28 @@ def test_silent_server_times_out_with_a_clear_error():
         with pytest.raises(BrokerError, match=r"no API handshake .* within 0.3 s"):
             b.connect()
         assert time.monotonic() - t0 < 2.0
+
+
+def test_link_lost_between_check_and_send_is_retried_once(broker, fake, monkeypatch):
+    broker.contract_id("SPY")
+    fake.drop_connections()
+    broker._pump()  # the library notices the drop ...
+    assert not broker._ib.isConnected()
+    monkeypatch.setattr(broker, "_ensure", lambda: None)  # ... only after the broker checked the link
+    ack = broker.place(mkt("s1", "SPY", "buy", 1))
+    assert ack.status in ("submitted", "filled") and [p[2] for p in fake.placed] == ["s1"]
+    assert [e.kind for e in broker.drain_events()] == ["disconnected", "reconnected"]
+
+
+def test_missing_commission_report_is_waited_for_once(fake):
+    fake.commission_reports = False
+    b = make(fake, commission_wait_s=0.3)
+    b.connect()
+    b.place(mkt("n1", "SPY", "buy", 1))
+    t0 = time.monotonic()
+    [f] = b.fills_since()
+    waited = time.monotonic() - t0
+    assert math.isnan(f.commission) and 0.2 <= waited < 1.5
+    t1 = time.monotonic()
+    assert len(b.fills_since()) == 1 and time.monotonic() - t1 < 0.2  # no second wait for the same fill
+    b.disconnect()

@@ -46,10 +46,6 @@ POLL_S = 0.005
 log = get_logger("brokers.ibkr")
 
 
-class _Refused(BrokerError):
-    """A refusal that no retry can cure (a live account): reconnect attempts stop at once."""
-
-
 @dataclass
 class _Known:
     order: Order
@@ -123,6 +119,7 @@ class IbkrBroker:
         self._contracts: dict[str, Any] = {}
         self._orders: dict[str, _Known] = {}  # client order id -> registry entry, in the order first seen
         self._fills: dict[str, Fill] = {}  # exec id -> fill, in the order first seen
+        self._first_seen: dict[str, float] = {}  # exec id -> monotonic time it arrived (commission wait)
         self._positions: dict[str, float] = {}
         self._events: list[BrokerEvent] = []
         self._wanted = False  # connect() was called and disconnect() was not
@@ -220,7 +217,7 @@ class IbkrBroker:
         if not accounts or not all(a.startswith(PAPER_PREFIX) for a in accounts):
             self._wanted = False
             self._ib.disconnect()
-            raise _Refused(f"refusing to trade: managed accounts {accounts} are not all paper accounts "
+            raise BrokerError(f"refusing to trade: managed accounts {accounts} are not all paper accounts "
                            f"({PAPER_PREFIX}…); tcols trades IBKR paper accounts only", broker="ibkr")
         self._account = accounts[0]
 
@@ -291,6 +288,8 @@ class IbkrBroker:
             if fill is None:
                 continue
             old = self._fills.get(fill.exec_id)
+            if old is None:
+                self._first_seen[fill.exec_id] = time.monotonic()
             if old is None or (math.isnan(old.commission) and not math.isnan(fill.commission)):
                 self._fills[fill.exec_id] = fill
         for ref, trades in by_ref.items():
@@ -343,6 +342,14 @@ class IbkrBroker:
                     raise BrokerError(f"{what}: the connection to {self.where} dropped twice",
                                       broker="ibkr") from None
         raise AssertionError("unreachable")
+
+    def _send(self, call: Callable[[], Any]) -> Any:
+        """A library call that writes to the socket. "Not connected" means nothing was written: reconnect, retry."""
+        try:
+            return call()
+        except ConnectionError:
+            self._reconnect()
+            return call()
 
     def _wait(self, done: Callable[[], bool], timeout_s: float) -> bool:
         """Run the library's loop until `done()` or `timeout_s`; survives (reconnects on) a dropped link."""
@@ -405,7 +412,7 @@ class IbkrBroker:
         self._ensure()
         if self._account:
             fields["account"] = self._account
-        trade = self._ib.placeOrder(contract, _library_order(fields))
+        trade = self._send(lambda: self._ib.placeOrder(contract, _library_order(fields)))
         self._orders[ref] = _Known(order, trade, Ack(order, str(trade.order.orderId), "pending"))
         log.info("placed %s %s %s x %g (%s)", ref, order.side, order.symbol, order.qty, order.order_type)
 
@@ -426,7 +433,7 @@ class IbkrBroker:
         ack = self._refresh(client_order_id)
         if ack.done or known.trade is None:
             return ack
-        self._ib.cancelOrder(known.trade.order)
+        self._send(lambda: known.trade is not None and self._ib.cancelOrder(known.trade.order))
         self._wait(lambda: known.trade is None or known.trade.isDone(), self.config.timeout_s)
         return self._refresh(client_order_id)
 
@@ -439,15 +446,17 @@ class IbkrBroker:
     def fills_since(self, since: datetime | str | None = None) -> list[Fill]:
         """Our fills in arrival order: all (None), at or after a time (datetime), or after an exec id (str).
 
-        Waits up to `commission_wait_s` for commission reports still due; a fill whose report never came has
-        commission NaN.
+        A fill's commission report comes after it: this waits until each fill has one or arrived more than
+        `commission_wait_s` ago; a fill whose report never came has commission NaN.
         """
         self._ensure()
         self._sync(after_reconnect=False)
 
         def reported() -> bool:
             self._sync(after_reconnect=False)
-            return not any(math.isnan(f.commission) for f in self._fills.values())
+            now = time.monotonic()
+            return not any(math.isnan(f.commission) and now - self._first_seen[e] < self.commission_wait_s
+                           for e, f in self._fills.items())
 
         self._wait(reported, self.commission_wait_s)
         fills = list(self._fills.values())
