@@ -124,7 +124,7 @@ CASES: dict[str, Case] = {
 
 
 def test_every_catalogued_check_has_a_case():
-    assert sorted(CASES) == sorted(c.code for c in CHECKS)
+    assert sorted(CASES) == sorted(c.code for c in CHECKS if not c.sql)
 
 
 @pytest.mark.parametrize("symbol", ["AAA", "BTC-USD"])

@@ -155,7 +155,7 @@ def test_raise_on_errors_summarises_counts_and_first_rows():
     text = str(err.value)
     assert text.splitlines()[0].startswith("DataSanity: 2 error finding(s) in 1 symbol(s)")
     assert "  price_nonpositive: 2 error(s), 0 warning(s) in 1 symbol(s)" in text
-    assert "    BAD 2024-01-11 00:00:00+00:00: non-positive price" in text
+    assert "    BAD 2024-01-11 00:00:00 UTC: non-positive price" in text
     assert err.value.findings.height == report.findings.height
     raise_on_errors(run(clean(40, "GOOD")))  # no error: no raise
 

@@ -1,5 +1,6 @@
 """DataSanity: checks with stable codes, audited repairs and the lookahead tests (data and prefix truncation)."""
 
+from trader_cols.sanity.checks import findings_from_rows
 from trader_cols.sanity.codes import CHECKS, Check
 from trader_cols.sanity.lookahead import assert_causal, find_lookahead
 from trader_cols.sanity.report import SanityReport, raise_on_errors, summarise
@@ -12,6 +13,7 @@ __all__ = [
     "SanityReport",
     "assert_causal",
     "find_lookahead",
+    "findings_from_rows",
     "raise_on_errors",
     "summarise",
     "validate",

@@ -597,3 +597,8 @@ def symbol_findings(
             )
         )
     return out
+
+
+def findings_from_rows(code: str, rows: pl.DataFrame) -> pl.DataFrame:
+    """Findings of a SQL check from its offending rows (columns symbol, ts, message, observed)."""
+    return rows.lazy().select(finding(code, pl.col("message"), pl.col("observed"))).collect()

@@ -11,7 +11,8 @@ WARN = "warn"
 @dataclass(frozen=True)
 class Check:
     """One check. `order` fixes where its findings sort; `severity` is the base severity (a repaired finding
-    is downgraded to warn); `repair` names the profile switch that lets DataSanity fix it, if any."""
+    is downgraded to warn); `repair` names the profile switch that lets DataSanity fix it, if any; `sql`
+    names the SQL file of a check that runs over the stored warehouse instead of a frame."""
 
     order: int
     code: str
@@ -19,6 +20,9 @@ class Check:
     meaning: str
     threshold: str = ""
     repair: str = ""
+    sql: str = (
+        ""  # dotted name of the SQL file that implements it (checks over the stored warehouse)
+    )
 
 
 CHECKS: tuple[Check, ...] = (
@@ -95,6 +99,13 @@ CHECKS: tuple[Check, ...] = (
         "a 1d/1wk/1mo bar not labelled 00:00 UTC (naive times converted where a date was meant)",
     ),
     Check(27, "ts_off_calendar", WARN, "an equity/ETF daily bar on a Saturday or Sunday"),
+    Check(
+        28,
+        "bar_after_ingest",
+        ERROR,
+        "a stored bar is stamped after the start of the ingest that wrote it (stored data only)",
+        sql="checks.bar_after_ingest",
+    ),
     # --- prices and volume (per bar)
     Check(
         30,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import polars as pl
@@ -47,13 +48,22 @@ class SanityReport:
         """The error-severity findings."""
         return self.findings.filter(pl.col("severity") == ERROR)
 
+    def with_findings(self, extra: pl.DataFrame) -> SanityReport:
+        """This report with more findings (e.g. from SQL checks), re-sorted into the fixed order."""
+        if not extra.height:
+            return self
+        findings = sort_findings(pl.concat([self.findings, extra.select(self.findings.columns)]))
+        return dataclasses.replace(self, findings=findings)
+
     def summary(self, max_rows: int = 3) -> str:
         """Multi-line text: a count per code (errors and warnings) and the first rows of each, in check order."""
         return summarise(self.findings, max_rows=max_rows, profile=self.profile, mode=self.mode)
 
 
 def _row_line(row: dict) -> str:
-    where = " ".join(str(v) for v in (row["symbol"], row["ts"]) if v is not None) or "(frame)"
+    ts = row["ts"]
+    stamp = ts.strftime("%Y-%m-%d %H:%M:%S UTC") if ts is not None else None
+    where = " ".join(v for v in (row["symbol"], stamp) if v is not None) or "(frame)"
     return f"{where}: {row['message']}"
 
 
