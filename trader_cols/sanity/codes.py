@@ -135,7 +135,7 @@ CHECKS: tuple[Check, ...] = (
         42,
         "calendar_gap",
         ERROR,
-        "more expected sessions missing in a row than allowed (business days for equities/ETFs, every day for crypto; intraday: bars within a UTC day)",
+        "more expected sessions missing in a row than allowed (business days for equities/ETFs, every day for crypto; intraday equities: within one UTC day)",
         "max_gap_bars",
     ),
     Check(
@@ -164,7 +164,7 @@ CHECKS: tuple[Check, ...] = (
         52,
         "return_outlier",
         WARN,
-        "one-bar |close return| above the limit or above k x trailing sigma of log returns",
+        "one-bar abs(close return) above the limit or above k x trailing sigma of log returns",
         "max_abs_return, sigma_k, sigma_window_bars",
     ),
     Check(
