@@ -6,7 +6,7 @@ import dataclasses
 import re
 from pathlib import Path
 
-from trader_cols.config import DataSanityConfig, config_dir, load_config, read_config_file
+from trader_cols.config import DataSanityConfig, load_config, read_config_file
 from trader_cols.sanity import CHECKS
 from trader_cols.sqlfiles import load_sql, sql_params
 
