@@ -1,0 +1,34 @@
+"""Asset classes: overrides, then ticker patterns, then the data."""
+
+from __future__ import annotations
+
+import pytest
+
+from trader_cols.calendars import asset_classes, calendar_of, classify_symbol, periods_per_year
+from trader_cols.errors import ConfigError
+from trader_cols.sources.synthetic import generate
+
+
+def test_patterns_and_known_etfs():
+    assert classify_symbol("BTC-USD") == "crypto" and classify_symbol("eth-usdt") == "crypto"
+    assert classify_symbol("SPY") == "etf" and classify_symbol("AAPL") is None
+
+
+def test_overrides_win():
+    assert classify_symbol("SPY", {"SPY": "equity"}) == "equity"
+    assert asset_classes(None, {"ODD-USD": "equity"}, ["ODD-USD"]) == {"ODD-USD": "equity"}
+
+
+def test_weekend_trading_in_the_data_means_crypto():
+    b = generate(["AAA", "ZZZ"], "2021-01-01", "2021-02-01", asset_classes={"ZZZ": "crypto"}).bars
+    assert asset_classes(b) == {"AAA": "equity", "ZZZ": "crypto"}
+
+
+def test_annualisation_and_calendars():
+    assert periods_per_year("crypto") == 365 and periods_per_year("equity") == periods_per_year("etf") == 252
+    assert calendar_of("crypto") == "every_day" and calendar_of("etf") == "business_days"
+
+
+def test_bad_override_is_a_config_error():
+    with pytest.raises(ConfigError, match="asset_classes.SPY"):
+        asset_classes(None, {"SPY": "bond"})
