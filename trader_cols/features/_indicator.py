@@ -38,8 +38,8 @@ class Param:
 class Indicator:
     """An indicator family: which bar columns it reads, its params, its outputs and how to compute them.
 
-    Either `kernel` (a Numba kernel `kernel(*input_arrays, bounds, *kernel_args(p))` over the long
-    symbol-sorted arrays, returning one array or a tuple in `outputs` order) or `build` (native Polars
+    Either `kernel` (a Numba kernel `kernel(*input_arrays, bounds, *kernel_args(p), outs)` over the
+    long symbol-sorted arrays, filling the rows of `outs` in `outputs` order) or `build` (native Polars
     expressions `build(p, names)` over the frame compute_features prepares, aliased to `names`).
     `lookbacks(p)` gives, per output, how many leading rows of each symbol are null. `stable(p, tol)`
     bounds the history after which a recursive output no longer depends on where the data started
@@ -96,19 +96,25 @@ def kernel_struct(calls: Sequence[KernelCall], threads: int) -> pl.Expr:
         arrays = {
             c: np.ascontiguousarray(s.struct.field(c).to_numpy(), dtype=np.float64) for c in inputs
         }
+        # One NumPy block for every output (NumPy asks for huge pages; the kernels fill its rows).
+        block = np.empty((len(names), len(s)))
+        rows, start = [], 0
+        for call in calls:
+            rows.append(block[start : start + len(call.names)])
+            start += len(call.names)
 
-        def one(call: KernelCall) -> list[pl.Series]:
-            result = call.kernel(*(arrays[c] for c in call.inputs), bounds, *call.args)
-            outs = (result,) if len(call.names) == 1 else result
+        def one(i: int) -> list[pl.Series]:
+            call = calls[i]
+            call.kernel(*(arrays[c] for c in call.inputs), bounds, *call.args, rows[i])
             return [
-                pl.Series(n, o, nan_to_null=True) for n, o in zip(call.names, outs, strict=True)
+                pl.Series(n, o, nan_to_null=True) for n, o in zip(call.names, rows[i], strict=True)
             ]
 
         if threads > 1 and len(calls) > 1:
             with ThreadPoolExecutor(max_workers=threads) as pool:
-                parts = list(pool.map(one, calls))
+                parts = list(pool.map(one, range(len(calls))))
         else:
-            parts = [one(call) for call in calls]
+            parts = [one(i) for i in range(len(calls))]
         return pl.DataFrame([col for part in parts for col in part]).to_struct()
 
     dtype = pl.Struct({n: pl.Float64 for n in names})

@@ -1,8 +1,11 @@
 """Numba kernels of the windowed and recursive indicators over symbol-sorted long arrays.
 
 Every public kernel takes float64 arrays that hold many symbols one after another (sorted by symbol,
-then time) and `bounds`, the int64 segment boundaries from `segment_bounds_nb` (segment k is
-`bounds[k]:bounds[k + 1]`). State is reset at each boundary, so symbols never bleed into each other.
+then time), `bounds`, the int64 segment boundaries from `segment_bounds_nb` (segment k is
+`bounds[k]:bounds[k + 1]`), its scalar params, and `outs`, a C-contiguous float64[k, n] array whose
+rows it fills (one per output, in the documented order) and returns. The caller allocates `outs` with
+NumPy (which asks the kernel for huge pages: first touching NRT-allocated memory costs ~4x more here).
+State is reset at each boundary, so symbols never bleed into each other.
 Warm-up rows (fewer bars than the indicator's look-back within the segment) are NaN; the Polars layer
 turns NaN into null. Inputs must be finite: a NaN input makes the windows that contain it NaN (and, for
 the recursive indicators, the rest of that symbol).
@@ -101,14 +104,7 @@ def _true_range_seg(high, low, close, out):
         return
     out[0] = np.nan
     for i in range(1, m):
-        tr = high[i] - low[i]
-        a = abs(high[i] - close[i - 1])
-        if a > tr:
-            tr = a
-        b = abs(low[i] - close[i - 1])
-        if b > tr:
-            tr = b
-        out[i] = tr
+        out[i] = max(high[i] - low[i], abs(high[i] - close[i - 1]), abs(low[i] - close[i - 1]))
 
 
 @njit(cache=True, nogil=True)
@@ -123,8 +119,9 @@ def _wilder_seg(v, out, n, first):
         acc += v[i]
     prev = acc / n
     out[first] = prev
+    inv_n = 1.0 / n
     for i in range(first + 1, m):
-        prev = (prev * (n - 1) + v[i]) / n
+        prev = (prev * (n - 1) + v[i]) * inv_n
         out[i] = prev
 
 
@@ -289,37 +286,36 @@ def _rolling_sum_nonneg_seg(v, out, n, first):
 
 
 @njit(cache=True, nogil=True)
-def sma_nb(x, bounds, n):
+def sma_nb(x, bounds, n, outs):
     """Simple moving average over n bars (= TA-Lib SMA). Look-back n - 1."""
-    out = np.empty(x.shape[0])
+    out = outs[0]
     for k in range(bounds.shape[0] - 1):
         b, e = bounds[k], bounds[k + 1]
         _sma_seg(x[b:e], out[b:e], n)
-    return out
+    return outs
 
 
 @njit(cache=True, nogil=True)
-def ema_nb(x, bounds, n):
+def ema_nb(x, bounds, n, outs):
     """Exponential moving average, k = 2/(n+1), seeded with the SMA of the first n bars (= TA-Lib EMA)."""
-    out = np.empty(x.shape[0])
+    out = outs[0]
     for k in range(bounds.shape[0] - 1):
         b, e = bounds[k], bounds[k + 1]
         _ema_seg(x[b:e], out[b:e], n, n - 1)
-    return out
+    return outs
 
 
 @njit(cache=True, nogil=True)
-def macd_nb(x, bounds, fast, slow, signal):
+def macd_nb(x, bounds, fast, slow, signal, outs):
     """MACD line, signal and histogram (= TA-Lib MACD, fast < slow). All three start at slow + signal - 2.
 
     As in TA-Lib, both EMAs are seeded at bar slow - 1: the slow one with the mean of bars 0..slow-1, the
     fast one with the mean of its own last `fast` bars; the signal EMA is seeded with the mean of the first
     `signal` MACD values.
     """
-    m_all = x.shape[0]
-    line = np.empty(m_all)
-    sig = np.empty(m_all)
-    hist = np.empty(m_all)
+    line = outs[0]
+    sig = outs[1]
+    hist = outs[2]
     lookback = slow + signal - 2
     for k in range(bounds.shape[0] - 1):
         b, e = bounds[k], bounds[k + 1]
@@ -330,22 +326,32 @@ def macd_nb(x, bounds, fast, slow, signal):
             _fill_nan(hist[b:e], m)
             continue
         xs = x[b:e]
-        fast_ema = np.empty(m)
-        slow_ema = np.empty(m)
-        _ema_seg(xs, fast_ema, fast, slow - 1)
-        _ema_seg(xs, slow_ema, slow, slow - 1)
-        raw = fast_ema - slow_ema  # valid from slow - 1
-        sig_full = np.empty(m)
-        _ema_seg(raw, sig_full, signal, lookback)
+        # Both EMAs in one pass (two independent recurrences overlap in the pipeline).
+        raw = np.empty(m)
+        _fill_nan(raw, slow - 1)
+        acc_s = 0.0
+        for i in range(slow):
+            acc_s += xs[i]
+        acc_f = 0.0
+        for i in range(slow - fast, slow):
+            acc_f += xs[i]
+        ema_s = acc_s / slow
+        ema_f = acc_f / fast
+        raw[slow - 1] = ema_f - ema_s
+        k_s = 2.0 / (slow + 1.0)
+        k_f = 2.0 / (fast + 1.0)
+        for i in range(slow, m):
+            ema_s = (xs[i] - ema_s) * k_s + ema_s
+            ema_f = (xs[i] - ema_f) * k_f + ema_f
+            raw[i] = ema_f - ema_s
         ls, ss, hs = line[b:e], sig[b:e], hist[b:e]
+        _ema_seg(raw, ss, signal, lookback)
         _fill_nan(ls, lookback)
-        _fill_nan(ss, lookback)
         _fill_nan(hs, lookback)
         for i in range(lookback, m):
             ls[i] = raw[i]
-            ss[i] = sig_full[i]
-            hs[i] = raw[i] - sig_full[i]
-    return line, sig, hist
+            hs[i] = raw[i] - ss[i]
+    return outs
 
 
 @njit(cache=True, nogil=True)
@@ -363,12 +369,12 @@ def _path_seg(x, n):
 
 
 @njit(cache=True, nogil=True)
-def kama_nb(x, bounds, n):
+def kama_nb(x, bounds, n, outs):
     """Kaufman adaptive moving average, fast 2 / slow 30 (= TA-Lib KAMA, seeded with the bar before).
 
     Look-back n. As in TA-Lib, the efficiency ratio of a flat window is taken as 1.
     """
-    out = np.empty(x.shape[0])
+    out = outs[0]
     const_max = 2.0 / 31.0
     const_diff = 2.0 / 3.0 - const_max
     for k in range(bounds.shape[0] - 1):
@@ -391,13 +397,13 @@ def kama_nb(x, bounds, n):
             sc *= sc
             prev = (xs[i] - prev) * sc + prev
             os[i] = prev
-    return out
+    return outs
 
 
 @njit(cache=True, nogil=True)
-def rsi_nb(x, bounds, n):
+def rsi_nb(x, bounds, n, outs):
     """Wilder RSI (= TA-Lib RSI): seed = mean gain/loss of the first n changes. Look-back n; flat → 50."""
-    out = np.empty(x.shape[0])
+    out = outs[0]
     for k in range(bounds.shape[0] - 1):
         b, e = bounds[k], bounds[k + 1]
         xs = x[b:e]
@@ -416,53 +422,50 @@ def rsi_nb(x, bounds, n):
                 gain += d
         gain /= n
         loss /= n
+        inv_n = 1.0 / n
         for i in range(n, m):
             if i > n:
                 d = xs[i] - xs[i - 1]
-                gain *= n - 1
-                loss *= n - 1
-                if d < 0.0:
-                    loss -= d
-                else:
-                    gain += d
-                gain /= n
-                loss /= n
+                up = d if d > 0.0 else 0.0
+                down = -d if d < 0.0 else 0.0
+                gain = (gain * (n - 1) + up) * inv_n
+                loss = (loss * (n - 1) + down) * inv_n
             total = gain + loss
             os[i] = 100.0 * (gain / total) if total != 0.0 else 50.0
-    return out
+    return outs
 
 
 @njit(cache=True, nogil=True)
-def atr_nb(high, low, close, bounds, n):
+def atr_nb(high, low, close, bounds, n, outs):
     """Average true range with Wilder smoothing (= TA-Lib ATR). Look-back n."""
-    out = np.empty(high.shape[0])
+    out = outs[0]
     for k in range(bounds.shape[0] - 1):
         b, e = bounds[k], bounds[k + 1]
         _atr_seg(high[b:e], low[b:e], close[b:e], out[b:e], n, n)
-    return out
+    return outs
 
 
 @njit(cache=True, nogil=True)
-def natr_nb(high, low, close, bounds, n):
+def natr_nb(high, low, close, bounds, n, outs):
     """ATR as a percentage of the close (= TA-Lib NATR). Look-back n."""
-    out = atr_nb(high, low, close, bounds, n)
+    atr_nb(high, low, close, bounds, n, outs)
+    out = outs[0]
     for i in range(out.shape[0]):
         out[i] = out[i] / close[i] * 100.0 if close[i] != 0.0 else np.nan
-    return out
+    return outs
 
 
 @njit(cache=True, nogil=True)
-def adx_nb(high, low, close, bounds, n):
+def adx_nb(high, low, close, bounds, n, outs):
     """ADX, +DI and −DI with Wilder smoothing (= TA-Lib ADX, PLUS_DI, MINUS_DI), n >= 2.
 
     +DI/−DI start at n (seed: sums of the first n - 1 directional moves and true ranges, then one
     smoothing step), ADX at 2n - 1 (seed: mean of the first n DX values). A bar with no range leaves ADX
     unchanged and gives DI = 0, as in TA-Lib.
     """
-    m_all = high.shape[0]
-    adx = np.empty(m_all)
-    pdi = np.empty(m_all)
-    mdi = np.empty(m_all)
+    adx = outs[0]
+    pdi = outs[1]
+    mdi = outs[2]
     for k in range(bounds.shape[0] - 1):
         b, e = bounds[k], bounds[k + 1]
         hs, ls, cs = high[b:e], low[b:e], close[b:e]
@@ -476,26 +479,21 @@ def adx_nb(high, low, close, bounds, n):
         tr_sum = 0.0
         sum_dx = 0.0
         prev_adx = 0.0
+        inv_n = 1.0 / n
         for i in range(1, m):
             diff_p = hs[i] - hs[i - 1]
             diff_m = ls[i - 1] - ls[i]
-            tr = hs[i] - ls[i]
-            a = abs(hs[i] - cs[i - 1])
-            if a > tr:
-                tr = a
-            a = abs(ls[i] - cs[i - 1])
-            if a > tr:
-                tr = a
-            p = diff_p if (diff_p > 0.0 and diff_p > diff_m) else 0.0
-            q = diff_m if (diff_m > 0.0 and diff_m > diff_p) else 0.0
+            tr = max(hs[i] - ls[i], abs(hs[i] - cs[i - 1]), abs(ls[i] - cs[i - 1]))
+            p = diff_p if ((diff_p > 0.0) & (diff_p > diff_m)) else 0.0
+            q = diff_m if ((diff_m > 0.0) & (diff_m > diff_p)) else 0.0
             if i < n:
                 plus_dm += p
                 minus_dm += q
                 tr_sum += tr
                 continue
-            plus_dm = plus_dm - plus_dm / n + p
-            minus_dm = minus_dm - minus_dm / n + q
-            tr_sum = tr_sum - tr_sum / n + tr
+            plus_dm = plus_dm - plus_dm * inv_n + p
+            minus_dm = minus_dm - minus_dm * inv_n + q
+            tr_sum = tr_sum - tr_sum * inv_n + tr
             if tr_sum != 0.0:
                 pd = 100.0 * (plus_dm / tr_sum)
                 md = 100.0 * (minus_dm / tr_sum)
@@ -514,69 +512,85 @@ def adx_nb(high, low, close, bounds, n):
                     ao[i] = prev_adx
             else:
                 if valid:
-                    prev_adx = (prev_adx * (n - 1) + dx) / n
+                    prev_adx = (prev_adx * (n - 1) + dx) * inv_n
                 ao[i] = prev_adx
-    return adx, pdi, mdi
+    return outs
 
 
 @njit(cache=True, nogil=True)
-def aroon_nb(high, low, bounds, n):
+def _rolling_argext_seg(x, idx_out, w, is_max):
+    """Position of the max (or min) of the last w values, the latest one on ties; valid from w - 1.
+
+    van Herk / Gil-Werman on (value, position): ahead passes take a tie (later position), behind passes
+    keep the later one, and the combination prefers the ahead (later) block on a tie.
+    """
+    m = x.shape[0]
+    if m < w:
+        return
+    ahead = np.empty(m, np.int64)
+    behind = np.empty(m, np.int64)
+    for start in range(0, m, w):
+        stop = min(start + w, m)
+        best = start
+        best_v = x[start]
+        ahead[start] = best
+        for i in range(start + 1, stop):
+            v = x[i]
+            better = v >= best_v if is_max else v <= best_v
+            best = i if better else best
+            best_v = v if better else best_v
+            ahead[i] = best
+        best = stop - 1
+        best_v = x[best]
+        behind[best] = best
+        for i in range(stop - 2, start - 1, -1):
+            v = x[i]
+            better = v > best_v if is_max else v < best_v
+            best = i if better else best
+            best_v = v if better else best_v
+            behind[i] = best
+    for i in range(w - 1, m):
+        a = behind[i - w + 1]
+        c = ahead[i]
+        earlier_wins = x[a] > x[c] if is_max else x[a] < x[c]
+        idx_out[i] = a if earlier_wins else c
+
+
+@njit(cache=True, nogil=True)
+def aroon_nb(high, low, bounds, n, outs):
     """Aroon up, down and oscillator over n + 1 bars (= TA-Lib AROON, AROONOSC); ties go to the latest bar.
 
-    Look-back n.
+    up = 100 (n - bars since the highest high) / n, down likewise with the lowest low. Look-back n.
     """
-    m_all = high.shape[0]
-    up = np.empty(m_all)
-    down = np.empty(m_all)
-    osc = np.empty(m_all)
+    up = outs[0]
+    down = outs[1]
+    osc = outs[2]
     factor = 100.0 / n
     for k in range(bounds.shape[0] - 1):
         b, e = bounds[k], bounds[k + 1]
-        hs, ls = high[b:e], low[b:e]
-        uo, do, oo = up[b:e], down[b:e], osc[b:e]
         m = e - b
+        uo, do, oo = up[b:e], down[b:e], osc[b:e]
         _fill_nan(uo, n)
         _fill_nan(do, n)
         _fill_nan(oo, n)
-        hi_i = -1
-        lo_i = -1
-        hi = 0.0
-        lo = 0.0
+        hi_idx = np.empty(m, np.int64)
+        lo_idx = np.empty(m, np.int64)
+        _rolling_argext_seg(high[b:e], hi_idx, n + 1, True)
+        _rolling_argext_seg(low[b:e], lo_idx, n + 1, False)
         for t in range(n, m):
-            trail = t - n
-            if lo_i < trail:
-                lo_i = trail
-                lo = ls[trail]
-                for j in range(trail + 1, t + 1):
-                    if ls[j] <= lo:
-                        lo_i = j
-                        lo = ls[j]
-            elif ls[t] <= lo:
-                lo_i = t
-                lo = ls[t]
-            if hi_i < trail:
-                hi_i = trail
-                hi = hs[trail]
-                for j in range(trail + 1, t + 1):
-                    if hs[j] >= hi:
-                        hi_i = j
-                        hi = hs[j]
-            elif hs[t] >= hi:
-                hi_i = t
-                hi = hs[t]
-            uo[t] = factor * (n - (t - hi_i))
-            do[t] = factor * (n - (t - lo_i))
-            oo[t] = factor * (hi_i - lo_i)
-    return up, down, osc
+            uo[t] = factor * (n - (t - hi_idx[t]))
+            do[t] = factor * (n - (t - lo_idx[t]))
+            oo[t] = factor * (hi_idx[t] - lo_idx[t])
+    return outs
 
 
 @njit(cache=True, nogil=True)
-def linreg_slope_nb(x, bounds, n):
+def linreg_slope_nb(x, bounds, n, outs):
     """Least-squares slope of the last n values against bar number (= TA-Lib LINEARREG_SLOPE).
 
     Look-back n - 1. Computed per window around the window's first value, so a flat window is exactly 0.
     """
-    out = np.empty(x.shape[0])
+    out = outs[0]
     xbar = (n - 1) / 2.0
     denom = 0.0
     for j in range(n):
@@ -587,21 +601,33 @@ def linreg_slope_nb(x, bounds, n):
         os = out[b:e]
         _fill_nan(os, n - 1)
         for i in range(n - 1, e - b):
-            base = xs[i - n + 1]
-            num = 0.0
-            for j in range(n):
-                num += (j - xbar) * (xs[i - n + 1 + j] - base)
-            os[i] = num / denom
-    return out
+            lo = i - n + 1
+            base = xs[lo]
+            s0 = 0.0
+            s1 = 0.0
+            s2 = 0.0
+            s3 = 0.0
+            j = 0
+            while j + 4 <= n:  # four independent sums: the add latency no longer bounds the loop
+                s0 += (j - xbar) * (xs[lo + j] - base)
+                s1 += (j + 1 - xbar) * (xs[lo + j + 1] - base)
+                s2 += (j + 2 - xbar) * (xs[lo + j + 2] - base)
+                s3 += (j + 3 - xbar) * (xs[lo + j + 3] - base)
+                j += 4
+            while j < n:
+                s0 += (j - xbar) * (xs[lo + j] - base)
+                j += 1
+            os[i] = ((s0 + s1) + (s2 + s3)) / denom
+    return outs
 
 
 @njit(cache=True, nogil=True)
-def er_nb(x, bounds, n):
+def er_nb(x, bounds, n, outs):
     """Kaufman efficiency ratio |x_t - x_{t-n}| / sum |x_i - x_{i-1}| (= TA-Lib ER); flat window → 0.
 
     Look-back n.
     """
-    out = np.empty(x.shape[0])
+    out = outs[0]
     for k in range(bounds.shape[0] - 1):
         b, e = bounds[k], bounds[k + 1]
         xs = x[b:e]
@@ -617,19 +643,18 @@ def er_nb(x, bounds, n):
             else:
                 r = abs(xs[i] - xs[i - n]) / path[i]
                 os[i] = r if r < 1.0 else 1.0
-    return out
+    return outs
 
 
 @njit(cache=True, nogil=True)
-def stoch_nb(high, low, close, bounds, k_n, smooth_n, d_n):
+def stoch_nb(high, low, close, bounds, k_n, smooth_n, d_n, outs):
     """Stochastic %K (SMA-smoothed over smooth_n) and %D (SMA of %K over d_n) (= TA-Lib STOCH).
 
     Raw %K = 100 (close - lowest low) / (highest high - lowest low) over k_n bars; a flat window gives 50.
     Both outputs start at k_n + smooth_n + d_n - 3.
     """
-    m_all = high.shape[0]
-    k_out = np.empty(m_all)
-    d_out = np.empty(m_all)
+    k_out = outs[0]
+    d_out = outs[1]
     lookback = k_n + smooth_n + d_n - 3
     for k in range(bounds.shape[0] - 1):
         b, e = bounds[k], bounds[k + 1]
@@ -658,17 +683,16 @@ def stoch_nb(high, low, close, bounds, k_n, smooth_n, d_n):
             j = i - k_n + 1
             ko[i] = slow_k[j]
             do[i] = slow_d[j]
-    return k_out, d_out
+    return outs
 
 
 @njit(cache=True, nogil=True)
-def willr_nb(high, low, close, bounds, n):
+def willr_nb(high, low, close, bounds, n, outs):
     """Williams %R = -100 (highest high - close) / (highest high - lowest low) over n bars (= TA-Lib WILLR).
 
     Look-back n - 1; a flat window gives -50.
     """
-    m_all = high.shape[0]
-    out = np.empty(m_all)
+    out = outs[0]
     for k in range(bounds.shape[0] - 1):
         b, e = bounds[k], bounds[k + 1]
         m = e - b
@@ -682,23 +706,49 @@ def willr_nb(high, low, close, bounds, n):
         for i in range(n - 1, m):
             rng = hh[i] - ll[i]
             os[i] = -100.0 * (hh[i] - cs[i]) / rng if rng != 0.0 else -50.0
-    return out
+    return outs
 
 
 @njit(cache=True, nogil=True)
-def cci_nb(high, low, close, bounds, n):
+def _abs_dev_sum(x, lo, hi, center):
+    """sum |x[j] - center| over lo <= j < hi, in four independent partial sums."""
+    s0 = 0.0
+    s1 = 0.0
+    s2 = 0.0
+    s3 = 0.0
+    j = lo
+    while j + 4 <= hi:
+        s0 += abs(x[j] - center)
+        s1 += abs(x[j + 1] - center)
+        s2 += abs(x[j + 2] - center)
+        s3 += abs(x[j + 3] - center)
+        j += 4
+    while j < hi:
+        s0 += abs(x[j] - center)
+        j += 1
+    return (s0 + s1) + (s2 + s3)
+
+
+@njit(cache=True, nogil=True)
+def _typical_seg(hs, ls, cs):
+    """(h + l + c) / 3 of one segment, as a new array."""
+    tp = np.empty(hs.shape[0])
+    for i in range(hs.shape[0]):
+        tp[i] = (hs[i] + ls[i] + cs[i]) / 3.0
+    return tp
+
+
+@njit(cache=True, nogil=True)
+def cci_nb(high, low, close, bounds, n, outs):
     """Commodity channel index (= TA-Lib CCI): (tp - SMA(tp)) / (0.015 mean |tp - SMA(tp)|), tp = (h+l+c)/3.
 
     Look-back n - 1; zero mean deviation gives 0.
     """
-    m_all = high.shape[0]
-    out = np.empty(m_all)
+    out = outs[0]
     for k in range(bounds.shape[0] - 1):
         b, e = bounds[k], bounds[k + 1]
         m = e - b
-        tp = np.empty(m)
-        for i in range(m):
-            tp[i] = (high[b + i] + low[b + i] + close[b + i]) / 3.0
+        tp = _typical_seg(high[b:e], low[b:e], close[b:e])
         os = out[b:e]
         _fill_nan(os, n - 1)
         total = 0.0
@@ -711,23 +761,19 @@ def cci_nb(high, low, close, bounds, n):
             equal_run = equal_run + 1 if (i > 0 and tp[i] == tp[i - 1]) else 1
             if equal_run >= n:
                 os[i] = 0.0
-                total -= tp[i - n + 1]
-                continue
-            avg = total / n
-            dev = 0.0
-            for j in range(i - n + 1, i + 1):
-                dev += abs(tp[j] - avg)
-            num = tp[i] - avg
-            os[i] = num / (0.015 * (dev / n)) if (dev != 0.0 and num != 0.0) else 0.0
+            else:
+                avg = total / n
+                dev = _abs_dev_sum(tp, i - n + 1, i + 1, avg)
+                num = tp[i] - avg
+                os[i] = num / (0.015 * (dev / n)) if (dev != 0.0 and num != 0.0) else 0.0
             total -= tp[i - n + 1]
-    return out
+    return outs
 
 
 @njit(cache=True, nogil=True)
-def mfi_nb(high, low, close, volume, bounds, n):
+def mfi_nb(high, low, close, volume, bounds, n, outs):
     """Money flow index over n bars (= TA-Lib MFI); a window with no money flow gives 50. Look-back n."""
-    m_all = high.shape[0]
-    out = np.empty(m_all)
+    out = outs[0]
     for k in range(bounds.shape[0] - 1):
         b, e = bounds[k], bounds[k + 1]
         m = e - b
@@ -735,17 +781,16 @@ def mfi_nb(high, low, close, volume, bounds, n):
         _fill_nan(os, n)
         if m <= n:
             continue
+        tp = _typical_seg(high[b:e], low[b:e], close[b:e])
+        vs = volume[b:e]
         pos = np.empty(m)
         neg = np.empty(m)
         pos[0] = 0.0
         neg[0] = 0.0
-        prev_tp = (high[b] + low[b] + close[b]) / 3.0
         for i in range(1, m):
-            tp = (high[b + i] + low[b + i] + close[b + i]) / 3.0
-            flow = tp * volume[b + i]
-            pos[i] = flow if tp > prev_tp else 0.0
-            neg[i] = flow if tp < prev_tp else 0.0
-            prev_tp = tp
+            flow = tp[i] * vs[i]
+            pos[i] = flow if tp[i] > tp[i - 1] else 0.0
+            neg[i] = flow if tp[i] < tp[i - 1] else 0.0
         pos_sum = np.empty(m)
         neg_sum = np.empty(m)
         _rolling_sum_nonneg_seg(pos, pos_sum, n, 1)
@@ -753,217 +798,217 @@ def mfi_nb(high, low, close, volume, bounds, n):
         for i in range(n, m):
             total = pos_sum[i] + neg_sum[i]
             os[i] = 100.0 * (pos_sum[i] / total) if total != 0.0 else 50.0
-    return out
+    return outs
 
 
 @njit(cache=True, nogil=True)
-def bbands_nb(x, bounds, n, k_up, k_dn):
+def bbands_nb(x, bounds, n, k_up, k_dn, outs):
     """Bollinger bands on SMA(n) ± k · population std (= TA-Lib BBANDS), plus %B and bandwidth.
 
     %B = (x - lower) / (upper - lower) (0.5 when the bands coincide); bandwidth = (upper - lower) / middle.
     Look-back n - 1.
     """
-    m_all = x.shape[0]
-    upper = np.empty(m_all)
-    middle = np.empty(m_all)
-    lower = np.empty(m_all)
-    pct_b = np.empty(m_all)
-    width = np.empty(m_all)
+    upper = outs[0]
+    middle = outs[1]
+    lower = outs[2]
+    pct_b = outs[3]
+    width = outs[4]
     for k in range(bounds.shape[0] - 1):
         b, e = bounds[k], bounds[k + 1]
-        sd = np.empty(e - b)
-        _rolling_mean_std_seg(x[b:e], middle[b:e], sd, n, 0, 0)
-        for i in range(b, e):
-            if i - b < n - 1:
-                upper[i] = np.nan
-                lower[i] = np.nan
-                pct_b[i] = np.nan
-                width[i] = np.nan
-                continue
-            s = sd[i - b]
-            mid = middle[i]
-            up = mid + k_up * s
-            lo = mid - k_dn * s
-            upper[i] = up
-            lower[i] = lo
+        m = e - b
+        xs, up_s, mid_s, lo_s, pb_s, w_s = (
+            x[b:e],
+            upper[b:e],
+            middle[b:e],
+            lower[b:e],
+            pct_b[b:e],
+            width[b:e],
+        )
+        sd = np.empty(m)
+        _rolling_mean_std_seg(xs, mid_s, sd, n, 0, 0)
+        _fill_nan(up_s, n - 1)
+        _fill_nan(lo_s, n - 1)
+        _fill_nan(pb_s, n - 1)
+        _fill_nan(w_s, n - 1)
+        for i in range(n - 1, m):
+            mid = mid_s[i]
+            up = mid + k_up * sd[i]
+            lo = mid - k_dn * sd[i]
+            up_s[i] = up
+            lo_s[i] = lo
             band = up - lo
-            pct_b[i] = (x[i] - lo) / band if band != 0.0 else 0.5
-            width[i] = band / mid if mid != 0.0 else np.nan
-    return upper, middle, lower, pct_b, width
+            pb_s[i] = (xs[i] - lo) / band if band != 0.0 else 0.5
+            w_s[i] = band / mid if mid != 0.0 else np.nan
+    return outs
 
 
 @njit(cache=True, nogil=True)
-def keltner_nb(high, low, close, bounds, n, atr_n, mult):
+def keltner_nb(high, low, close, bounds, n, atr_n, mult, outs):
     """Keltner channel: EMA(n) of the typical price ± mult · ATR(atr_n) (= TA-Lib KC).
 
     As in TA-Lib, both legs are seeded at the later of their look-backs, s = max(n - 1, atr_n): the EMA
     with the mean typical price of bars s-n+1..s, the ATR with the mean true range of bars s-atr_n+1..s.
     """
-    m_all = high.shape[0]
-    upper = np.empty(m_all)
-    middle = np.empty(m_all)
-    lower = np.empty(m_all)
+    upper = outs[0]
+    middle = outs[1]
+    lower = outs[2]
     first = max(n - 1, atr_n)
     for k in range(bounds.shape[0] - 1):
         b, e = bounds[k], bounds[k + 1]
         m = e - b
-        tp = np.empty(m)
-        for i in range(m):
-            tp[i] = (high[b + i] + low[b + i] + close[b + i]) / 3.0
+        hs, ls, cs = high[b:e], low[b:e], close[b:e]
+        up_s, mid_s, lo_s = upper[b:e], middle[b:e], lower[b:e]
+        tp = _typical_seg(hs, ls, cs)
         atr = np.empty(m)
-        _atr_seg(high[b:e], low[b:e], close[b:e], atr, atr_n, first)
-        _ema_seg(tp, middle[b:e], n, first)
-        for i in range(m):
-            if i < first:
-                upper[b + i] = np.nan
-                lower[b + i] = np.nan
-            else:
-                width = atr[i] * mult
-                upper[b + i] = middle[b + i] + width
-                lower[b + i] = middle[b + i] - width
-    return upper, middle, lower
+        _atr_seg(hs, ls, cs, atr, atr_n, first)
+        _ema_seg(tp, mid_s, n, first)
+        _fill_nan(up_s, first)
+        _fill_nan(lo_s, first)
+        for i in range(first, m):
+            w = atr[i] * mult
+            up_s[i] = mid_s[i] + w
+            lo_s[i] = mid_s[i] - w
+    return outs
 
 
 @njit(cache=True, nogil=True)
-def donchian_nb(high, low, bounds, n):
+def donchian_nb(high, low, bounds, n, outs):
     """Donchian channel: highest high, mid-point and lowest low of the last n bars (= TA-Lib DONCHIAN).
 
     Look-back n - 1.
     """
-    m_all = high.shape[0]
-    upper = np.empty(m_all)
-    middle = np.empty(m_all)
-    lower = np.empty(m_all)
+    upper = outs[0]
+    middle = outs[1]
+    lower = outs[2]
     for k in range(bounds.shape[0] - 1):
         b, e = bounds[k], bounds[k + 1]
-        _rolling_max_seg(high[b:e], upper[b:e], n)
-        _rolling_min_seg(low[b:e], lower[b:e], n)
-        for i in range(b, e):
-            middle[i] = (upper[i] + lower[i]) / 2.0
-    return upper, middle, lower
+        up_s, mid_s, lo_s = upper[b:e], middle[b:e], lower[b:e]
+        _rolling_max_seg(high[b:e], up_s, n)
+        _rolling_min_seg(low[b:e], lo_s, n)
+        for i in range(e - b):
+            mid_s[i] = (up_s[i] + lo_s[i]) / 2.0
+    return outs
 
 
 @njit(cache=True, nogil=True)
-def rvol_nb(close, bounds, n):
+def rvol_nb(close, bounds, n, outs):
     """Realized volatility: sample std (ddof 1) of the last n one-bar log returns, per bar (not annualised).
 
     Look-back n.
     """
-    out = np.empty(close.shape[0])
+    out = outs[0]
     for k in range(bounds.shape[0] - 1):
         b, e = bounds[k], bounds[k + 1]
         m = e - b
+        cs = close[b:e]
         r = np.empty(m)
         if m > 0:
             r[0] = np.nan
         for i in range(1, m):
-            r[i] = np.log(close[b + i] / close[b + i - 1])
+            r[i] = np.log(cs[i] / cs[i - 1])
         mean = np.empty(m)
         _rolling_mean_std_seg(r, mean, out[b:e], n, 1, 1)
-    return out
+    return outs
 
 
 @njit(cache=True, nogil=True)
-def parkinson_nb(high, low, bounds, n):
+def parkinson_nb(high, low, bounds, n, outs):
     """Parkinson volatility sqrt(sum ln(h/l)^2 / (4 n ln 2)) over n bars, per bar. Look-back n - 1."""
-    out = np.empty(high.shape[0])
+    out = outs[0]
     scale = 1.0 / (4.0 * n * _LN2)
     for k in range(bounds.shape[0] - 1):
         b, e = bounds[k], bounds[k + 1]
         m = e - b
+        hs, ls, os = high[b:e], low[b:e], out[b:e]
         sq = np.empty(m)
         for i in range(m):
-            v = np.log(high[b + i] / low[b + i])
+            v = np.log(hs[i] / ls[i])
             sq[i] = v * v
-        os = out[b:e]
         _rolling_sum_nonneg_seg(sq, os, n, 0)
         for i in range(n - 1, m):
             os[i] = np.sqrt(os[i] * scale)
-    return out
+    return outs
 
 
 @njit(cache=True, nogil=True)
-def garman_klass_nb(open_, high, low, close, bounds, n):
+def garman_klass_nb(open_, high, low, close, bounds, n, outs):
     """Garman–Klass volatility sqrt(mean(0.5 ln(h/l)^2 - (2 ln 2 - 1) ln(c/o)^2)) over n bars, per bar.
 
-    Look-back n - 1. Each term is >= 0 for a consistent bar (low <= open, close <= high); a negative mean
-    from an inconsistent bar is clipped to 0.
+    Look-back n - 1. Each bar's term is >= 0 for a consistent bar (low <= open, close <= high); a term
+    made negative by an inconsistent bar or by rounding is clipped to 0.
     """
-    out = np.empty(high.shape[0])
+    out = outs[0]
     c2 = 2.0 * _LN2 - 1.0
+    inv_n = 1.0 / n
     for k in range(bounds.shape[0] - 1):
         b, e = bounds[k], bounds[k + 1]
         m = e - b
+        os_, hs, ls, cs, os = open_[b:e], high[b:e], low[b:e], close[b:e], out[b:e]
         terms = np.empty(m)
         for i in range(m):
-            hl = np.log(high[b + i] / low[b + i])
-            co = np.log(close[b + i] / open_[b + i])
+            hl = np.log(hs[i] / ls[i])
+            co = np.log(cs[i] / os_[i])
             t = 0.5 * hl * hl - c2 * co * co
             terms[i] = t if t > 0.0 else 0.0
-        os = out[b:e]
         _rolling_sum_nonneg_seg(terms, os, n, 0)
         for i in range(n - 1, m):
-            os[i] = np.sqrt(os[i] / n)
-    return out
+            os[i] = np.sqrt(os[i] * inv_n)
+    return outs
 
 
 @njit(cache=True, nogil=True)
-def zscore_nb(x, bounds, n):
+def zscore_nb(x, bounds, n, outs):
     """(x - SMA(n)) / population std over n bars; a flat window gives 0. Look-back n - 1."""
-    out = np.empty(x.shape[0])
+    out = outs[0]
     for k in range(bounds.shape[0] - 1):
         b, e = bounds[k], bounds[k + 1]
         m = e - b
+        xs, os = x[b:e], out[b:e]
         mean = np.empty(m)
         sd = np.empty(m)
-        _rolling_mean_std_seg(x[b:e], mean, sd, n, 0, 0)
-        os = out[b:e]
+        _rolling_mean_std_seg(xs, mean, sd, n, 0, 0)
         _fill_nan(os, n - 1)
         for i in range(n - 1, m):
-            os[i] = (x[b + i] - mean[i]) / sd[i] if sd[i] != 0.0 else 0.0
-    return out
+            os[i] = (xs[i] - mean[i]) / sd[i] if sd[i] != 0.0 else 0.0
+    return outs
 
 
 @njit(cache=True, nogil=True)
-def obv_nb(close, volume, bounds):
+def obv_nb(close, volume, bounds, outs):
     """On-balance volume (= TA-Lib OBV): starts at the first bar's volume, ± volume on up/down closes."""
-    out = np.empty(close.shape[0])
+    out = outs[0]
     for k in range(bounds.shape[0] - 1):
         b, e = bounds[k], bounds[k + 1]
         if e == b:
             continue
-        acc = volume[b]
-        out[b] = acc
-        for i in range(b + 1, e):
-            if close[i] > close[i - 1]:
-                acc += volume[i]
-            elif close[i] < close[i - 1]:
-                acc -= volume[i]
-            out[i] = acc
-    return out
+        cs, vs, os = close[b:e], volume[b:e], out[b:e]
+        acc = vs[0]
+        os[0] = acc
+        for i in range(1, e - b):
+            acc += np.sign(cs[i] - cs[i - 1]) * vs[i]
+            os[i] = acc
+    return outs
 
 
 @njit(cache=True, nogil=True)
-def vwap_nb(high, low, close, volume, bounds, n):
+def vwap_nb(high, low, close, volume, bounds, n, outs):
     """Rolling VWAP of the typical price over n bars: sum(tp · v) / sum(v); no volume in the window → NaN.
 
     Look-back n - 1.
     """
-    out = np.empty(high.shape[0])
+    out = outs[0]
     for k in range(bounds.shape[0] - 1):
         b, e = bounds[k], bounds[k + 1]
         m = e - b
-        pv = np.empty(m)
-        v = np.empty(m)
+        vs, os = volume[b:e], out[b:e]
+        pv = _typical_seg(high[b:e], low[b:e], close[b:e])
         for i in range(m):
-            v[i] = volume[b + i]
-            pv[i] = (high[b + i] + low[b + i] + close[b + i]) / 3.0 * v[i]
+            pv[i] *= vs[i]
         pv_sum = np.empty(m)
         v_sum = np.empty(m)
         _rolling_sum_nonneg_seg(pv, pv_sum, n, 0)
-        _rolling_sum_nonneg_seg(v, v_sum, n, 0)
-        os = out[b:e]
+        _rolling_sum_nonneg_seg(vs, v_sum, n, 0)
         _fill_nan(os, n - 1)
         for i in range(n - 1, m):
             os[i] = pv_sum[i] / v_sum[i] if v_sum[i] != 0.0 else np.nan
-    return out
+    return outs
