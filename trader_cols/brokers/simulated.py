@@ -121,6 +121,7 @@ class SimulatedBroker:
         self._marks: dict[str, float] = {}
         self._last_ts: datetime | None = None
         self._orders: dict[str, _Tracked] = {}  # client order id -> order; insertion order = placement order
+        self._working: dict[str, _Tracked] = {}  # the subset not done yet (what a bar or price can fill)
         self._fills: list[Fill] = []
         self._exec_index: dict[str, int] = {}
         self._next_order = 1
@@ -184,7 +185,7 @@ class SimulatedBroker:
     def open_orders(self) -> list[Ack]:
         """Working orders in placement order."""
         self._check()
-        return [t.ack() for t in self._orders.values() if t.status not in DONE_STATUSES]
+        return [t.ack() for t in self._working.values()]
 
     def order(self, client_order_id: str) -> Ack:
         """The current ack of a known order (BrokerError if unknown)."""
@@ -221,14 +222,22 @@ class SimulatedBroker:
         t = _Tracked(order, f"sim-{self._next_order}", "rejected" if why else "submitted", reason=why)
         self._next_order += 1
         self._orders[order.client_order_id] = t
-        if why or self.mode != "live":
+        if why:
+            return t.ack()
+        self._working[order.client_order_id] = t
+        if self.mode != "live":
             return t.ack()
         price = self._marks.get(order.symbol)
         if price is not None and self._last_ts is not None:
             self._try_fill_live(t, price, self._last_ts)
         if t.status == "submitted" and order.tif == "ioc":
             t.status, t.reason = "cancelled", "ioc: not fillable at once"
+        self._prune()
         return t.ack()
+
+    def _prune(self) -> None:
+        """Drop finished orders from the working set."""
+        self._working = {k: t for k, t in self._working.items() if t.status not in DONE_STATUSES}
 
     def _refusal(self, order: Order) -> str:
         lot = self.params.lot_size
@@ -239,8 +248,8 @@ class SimulatedBroker:
         if not self.params.allow_short and order.side == "sell":
             working = sum(
                 t.order.qty - t.filled_qty
-                for t in self._orders.values()
-                if t.order.symbol == order.symbol and t.order.side == "sell" and t.status not in DONE_STATUSES
+                for t in self._working.values()
+                if t.order.symbol == order.symbol and t.order.side == "sell"
             )
             held = self._qty.get(order.symbol, 0.0)
             if order.qty + working > held * (1.0 + LOT_TOL) + 1e-12:
@@ -253,6 +262,7 @@ class SimulatedBroker:
         t = self._tracked(client_order_id)
         if t.status not in DONE_STATUSES:
             t.status, t.reason = "cancelled", "cancelled by request"
+            self._working.pop(client_order_id, None)
         return t.ack()
 
     # ------------------------------------------------------------------ market data
@@ -271,9 +281,7 @@ class SimulatedBroker:
         parsed = {s: _as_bar(b) for s, b in bars.items()}
         made: list[Fill] = []
         s_bps = self.params.slippage_bps
-        for t in list(self._orders.values()):
-            if t.status in DONE_STATUSES:
-                continue
+        for t in list(self._working.values()):
             bar = parsed.get(t.order.symbol)
             if bar is None or not _priced(bar):
                 continue
@@ -292,6 +300,7 @@ class SimulatedBroker:
             if _priced(bar):
                 self._marks[s] = bar.close
         self._last_ts = ts
+        self._prune()
         return made
 
     def on_price(self, ts: datetime, prices: Mapping[str, float]) -> list[Fill]:
@@ -310,12 +319,13 @@ class SimulatedBroker:
                 self._marks[s] = p
         self._last_ts = ts
         made: list[Fill] = []
-        for t in list(self._orders.values()):
-            if t.status in DONE_STATUSES or t.order.symbol not in prices:
+        for t in list(self._working.values()):
+            if t.order.symbol not in prices:
                 continue
             fill = self._try_fill_live(t, self._marks[t.order.symbol], ts)
             if fill is not None:
                 made.append(fill)
+        self._prune()
         return made
 
     def _try_fill_live(self, t: _Tracked, price: float, ts: datetime) -> Fill | None:
@@ -421,6 +431,7 @@ class SimulatedBroker:
                     None if rec["avg_fill_price"] is None else float(rec["avg_fill_price"]),
                     rec["reason"],
                 )
+            b._working = {k: t for k, t in b._orders.items() if t.status not in DONE_STATUSES}
             b._fills = [Fill.from_dict(f) for f in state["fills"]]
             b._exec_index = {f.exec_id: i for i, f in enumerate(b._fills)}
             b._next_order = int(state["next_order"])
