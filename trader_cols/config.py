@@ -135,6 +135,20 @@ class ComposerConfig:
 
 
 @dataclass(frozen=True)
+class RegimesConfig:
+    """Regime labeller thresholds (sql/features/regimes.sql)."""
+
+    adx_window: int = field(default=14, metadata=_rng(ge=2))
+    er_window: int = field(default=20, metadata=_rng(ge=2))
+    vol_window: int = field(default=20, metadata=_rng(ge=2))
+    adx_trend: float = field(default=20.0, metadata=_rng(gt=0, le=100))
+    er_trend: float = field(default=0.2, metadata=_rng(gt=0, le=1))
+    vol_lookback_bars: int = field(default=252, metadata=_rng(ge=20))
+    vol_pct_threshold: float = field(default=0.7, metadata=_rng(gt=0, lt=1))
+    min_dwell_bars: int = field(default=5, metadata=_rng(ge=1))
+
+
+@dataclass(frozen=True)
 class SanityProfile:
     """Thresholds of one DataSanity profile (defaults = the shipped `relaxed` profile; see docs/sanity.md)."""
 
@@ -248,6 +262,7 @@ class Config:
     warehouse: WarehouseConfig = field(default_factory=WarehouseConfig)
     risk: RiskConfig = field(default_factory=RiskConfig)
     composer: ComposerConfig = field(default_factory=ComposerConfig)
+    regimes: RegimesConfig = field(default_factory=RegimesConfig)
     tickers: tuple[str, ...] = ("SPY", "QQQ", "BTC-USD")
     asset_classes: dict[str, str] = field(default_factory=dict)  # symbol -> equity | etf | crypto overrides
     data_sanity: DataSanityConfig = field(default_factory=DataSanityConfig)
