@@ -292,3 +292,13 @@ def test_missing_commission_report_is_waited_for_once(fake):
     t1 = time.monotonic()
     assert len(b.fills_since()) == 1 and time.monotonic() - t1 < 0.2  # no second wait for the same fill
     b.disconnect()
+
+
+def test_explicit_disconnect_and_connect_again_keeps_the_registry(broker, fake):
+    broker.place(lmt("d1", "SPY", "buy", 1, 100.0, "gtc"))
+    broker.disconnect()
+    with pytest.raises(BrokerError, match="not connected"):
+        broker.positions()
+    broker.connect()
+    assert broker.place(lmt("d1", "SPY", "buy", 1, 100.0, "gtc")).duplicate
+    assert broker.cancel("d1").status == "cancelled" and len(fake.placed) == 1

@@ -144,7 +144,7 @@ class IbkrBroker:
         self._connect_once()
         self._check_accounts()
         self._wanted = True
-        self._sync(after_reconnect=False)
+        self._sync(after_reconnect=bool(self._orders))  # after a disconnect(): the old session's trades are stale
         log.info("connected to IBKR %s, paper account %s", self.where, self._account)
 
     def disconnect(self) -> None:
