@@ -69,36 +69,43 @@ def _next(c: str | pl.Expr) -> pl.Expr:
 
 
 def layout(lf: pl.LazyFrame) -> pl.LazyFrame:
-    """Add the row index, symbol boundaries and the index of each symbol's first row."""
+    """Add the row index and the symbol boundaries (`_first`, `_last` bar of each symbol)."""
     sid = pl.col("symbol").rle_id()
     return lf.with_columns(
         pl.int_range(pl.len(), dtype=pl.Int64).alias(IDX),
         (sid != sid.shift(1)).fill_null(True).alias("_first"),
         (sid != sid.shift(-1)).fill_null(True).alias("_last"),
-    ).with_columns(pl.when("_first").then(pl.col(IDX)).forward_fill().alias("_start"))
+    )
 
 
-def _run_columns(flag: str, prefix: str) -> list[pl.Expr]:
-    """For a boolean column that is true while a condition holds, the start ts and length of each run.
+def runs(flags: pl.LazyFrame, flag: str, starts: pl.Expr) -> pl.LazyFrame:
+    """Runs of consecutive bars of one symbol where `flag` holds: symbol, first and last ts, length.
 
-    `{prefix}_end` is true on the last bar of a run; `{prefix}_len` and `{prefix}_ts` hold its length and the
-    ts of its first bar there.
+    Only the (usually few) flagged bars are read; a run starts where `starts` holds or the previous flagged
+    bar is not the previous bar of the same symbol.
     """
-    f = pl.col(flag)
-    starts = f & (~_prev(f).fill_null(False))
-    ends = f & (~_next(f).fill_null(False))
-    start_idx = pl.when(starts).then(pl.col(IDX)).forward_fill()
-    return [
-        ends.alias(f"{prefix}_end"),
-        (pl.col(IDX) - start_idx + 1).alias(f"{prefix}_len"),
-        pl.when(starts).then(pl.col("ts")).forward_fill().alias(f"{prefix}_ts"),
-    ]
+    rows = flags.filter(flag).select("symbol", "ts", IDX, "_first", starts.alias("_starts"))
+    new = (
+        pl.col("_starts")
+        | pl.col("_first")
+        | (pl.col(IDX) != pl.col(IDX).shift(1) + 1).fill_null(True)
+    )
+    return (
+        rows.with_columns(new.cum_sum().alias("_run"))
+        .group_by("_run")
+        .agg(
+            pl.col("symbol").first(),
+            pl.col("ts").first().alias("_from"),
+            pl.col("ts").last().alias("_to"),
+            pl.len().alias("_len"),
+        )
+    )
 
 
 def flag_frame(
     lf: pl.LazyFrame, p: SanityProfile, *, interval: str, as_of: datetime
 ) -> pl.LazyFrame:
-    """Phase 1, every bar: the cheap per-bar flags, log returns, trailing sigma, run columns, and `_cand`,
+    """Phase 1, every bar: the cheap per-bar flags, log returns, trailing sigma, run flags, and `_cand`,
     a necessary condition for a jump or gap finding that `jump_frame` then examines exactly.
 
     Needs `layout` columns and `_crypto`.
@@ -107,24 +114,28 @@ def flag_frame(
     any_missing = pl.any_horizontal([_missing(c) for c in PRICE_COLUMNS])
     range_ok = finite["low"] & finite["high"] & (pl.col("low") <= pl.col("high"))
     lr = _log_ratio(pl.col("close"), _prev("close"))
-    ret = pl.col("_lr").exp() - 1
-    big = (ret.abs() > p.max_abs_return).fill_null(False)
     wild = (
         (pl.col("_lr").abs() > p.sigma_k * pl.col("_sigma")) & (pl.col("_sigma") > 0)
     ).fill_null(False)
-    # any price column moving by the unit factor moves the bar's max over the previous bar's min (or the
-    # min under the previous max) by at least that factor; any split-like close ratio moves |log| that far
-    hi4 = pl.max_horizontal([pl.col(c) for c in PRICE_COLUMNS])
-    lo4 = pl.min_horizontal([pl.col(c) for c in PRICE_COLUMNS])
+    # Necessary conditions, exact checks in jump_frame. For valid bars (low <= open, close <= high, all
+    # positive), any price moving by the unit factor moves high over the previous low (or low under the
+    # previous high) by that factor; invalid bars and their successors are candidates anyway. A split-like or
+    # too-large close move has |log return| of at least `lr_floor`; a calendar gap of more than M sessions
+    # needs more than M days between the two time stamps.
     f = p.unit_error_factor
-    unit_cand = ((hi4 >= f * _prev(lo4)) | (lo4 * f <= _prev(hi4))).fill_null(False)
-    split_floor = math.log(min(p.split_ratios)) - math.log1p(p.split_tolerance)
-    calendar_days = (pl.col("ts").dt.date() - _prev("ts").dt.date()).dt.total_days() - 1
-    gap_cand = (
-        (calendar_days > p.max_gap_bars).fill_null(False)
-        if interval in SESSION_INTERVALS
-        else pl.lit(interval in INTRADAY_MINUTES) & ~pl.col("_first")
+    unit_cand = (
+        (pl.col("high") >= f * _prev("low")) | (pl.col("low") * f <= _prev("high"))
+    ).fill_null(False)
+    lr_floor = min(
+        math.log(min(p.split_ratios)) - math.log1p(p.split_tolerance),
+        math.log1p(p.max_abs_return),
+        -math.log1p(-p.max_abs_return) if p.max_abs_return < 1 else math.inf,
     )
+    epoch = pl.col("ts").dt.epoch("us")
+    if interval in SESSION_INTERVALS:
+        gap_cand = ((epoch - _prev(epoch)) > p.max_gap_bars * 86_400_000_000).fill_null(False)
+    else:
+        gap_cand = pl.lit(interval in INTRADAY_MINUTES) & ~pl.col("_first")
     flags = lf.with_columns(
         lr.alias("_lr"),
         # time
@@ -154,8 +165,7 @@ def flag_frame(
         .fill_null(False)
         .alias("f_volume_negative"),
         _missing("volume").alias("f_volume_missing"),
-        unit_cand.alias("_unit_cand"),
-        gap_cand.alias("_gap_cand"),
+        (unit_cand | gap_cand).alias("_cand_ug"),
         # runs
         (
             finite["close"]
@@ -163,22 +173,31 @@ def flag_frame(
         ).alias("_same_as_prev"),
         (pl.col("volume") == 0).fill_null(False).alias("_zero_volume"),
     )
+    invalid = pl.any_horizontal(
+        [
+            "f_price_missing",
+            "f_price_not_finite",
+            "f_price_nonpositive",
+            "f_high_below_low",
+            "f_open_outside_range",
+            "f_close_outside_range",
+        ]
+    )
     flags = flags.with_columns(
+        invalid.alias("_invalid"),
         pl.col("_lr").rolling_std(p.sigma_window_bars).shift(1).alias("_sigma"),
         # a stale run is the first bar plus the bars equal to it
         (pl.col("_same_as_prev") | _next("_same_as_prev").fill_null(False)).alias("_in_stale"),
     )
     return flags.with_columns(
         (
-            pl.col("_unit_cand")
-            | pl.col("_gap_cand")
-            | big
+            pl.col("_cand_ug")
+            | pl.col("_invalid")
+            | _prev("_invalid").fill_null(False)
             | wild
-            | (pl.col("_lr").abs() >= split_floor).fill_null(False)
+            | (pl.col("_lr").abs() >= lr_floor).fill_null(False)
         ).alias("_cand"),
-        *_run_columns("_in_stale", "_stale"),
-        *_run_columns("_zero_volume", "_zv"),
-    ).drop("_unit_cand", "_gap_cand")
+    ).drop("_cand_ug", "_invalid")
 
 
 def jump_frame(flags: pl.DataFrame, p: SanityProfile, *, interval: str) -> pl.DataFrame:
@@ -192,7 +211,9 @@ def jump_frame(flags: pl.DataFrame, p: SanityProfile, *, interval: str) -> pl.Da
     near = pl.concat([cand - 2, cand - 1, cand, cand + 1]).unique().sort() if cand.len() else cand
     near = near.filter((near >= 0) & (near < n))
     cols = ["symbol", "ts", IDX, "_first", "_last", "_crypto", "_lr", "_sigma", "_cand"]
-    small = flags.select(*cols, *PRICE_COLUMNS, "adj_close")[near].with_columns(
+    # gather Series by Series: a DataFrame.select of 2.5 M rows copies, a gather of a few rows does not
+    gathered = [flags.get_column(c).gather(near) for c in (*cols, *PRICE_COLUMNS, "adj_close")]
+    small = pl.DataFrame(gathered).with_columns(
         (pl.col("_first") | (pl.col(IDX) != pl.col(IDX).shift(1) + 1)).fill_null(True),
         (pl.col("_last") | (pl.col(IDX) != pl.col(IDX).shift(-1) - 1)).fill_null(True),
     )
@@ -484,28 +505,32 @@ def row_findings(
                 pl.col("_ret"),
             )
         ),
-        flags.filter(pl.col("_stale_end") & (pl.col("_stale_len") >= p.stale_run_bars)).select(
+        runs(flags, "_in_stale", ~pl.col("_same_as_prev"))
+        .filter(pl.col("_len") >= p.stale_run_bars)
+        .select(
             finding(
                 "stale_run",
                 fmt(
                     "{} bars in a row with identical OHLC, until {}",
-                    pl.col("_stale_len"),
-                    ts_text(pl.col("ts")),
+                    pl.col("_len"),
+                    ts_text(pl.col("_to")),
                 ),
-                pl.col("_stale_len"),
-                ts=pl.col("_stale_ts"),
+                pl.col("_len"),
+                ts=pl.col("_from"),
             )
         ),
-        flags.filter(pl.col("_zv_end") & (pl.col("_zv_len") >= p.zero_volume_run_bars)).select(
+        runs(flags, "_zero_volume", pl.lit(False))
+        .filter(pl.col("_len") >= p.zero_volume_run_bars)
+        .select(
             finding(
                 "zero_volume_run",
                 fmt(
                     "{} bars in a row with volume 0, until {}",
-                    pl.col("_zv_len"),
-                    ts_text(pl.col("ts")),
+                    pl.col("_len"),
+                    ts_text(pl.col("_to")),
                 ),
-                pl.col("_zv_len"),
-                ts=pl.col("_zv_ts"),
+                pl.col("_len"),
+                ts=pl.col("_from"),
             )
         ),
     ]

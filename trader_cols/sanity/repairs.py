@@ -160,7 +160,8 @@ def _runs_fillable(c: str, limit: int) -> pl.Expr:
     ends = m & ~_next(m).fill_null(False)
     start_idx = pl.when(starts).then(pl.col(IDX)).forward_fill()
     end_idx = pl.when(ends).then(pl.col(IDX)).backward_fill()
-    return m & ((end_idx - start_idx + 1) <= limit) & (start_idx > pl.col("_start"))
+    symbol_start = pl.when("_first").then(pl.col(IDX)).forward_fill()
+    return m & ((end_idx - start_idx + 1) <= limit) & (start_idx > symbol_start)
 
 
 def value_repairs(

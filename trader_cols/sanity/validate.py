@@ -121,37 +121,49 @@ def validate(
     landed, repairs = value_repairs(flags, p, incomplete)
     repairs = pl.concat([deduped.repairs, repairs])
 
-    # what cannot land, whatever the mode
-    refused = [
-        conform(orphans.with_columns(pl.lit("null_key").alias("codes")), REJECTED),
-        conform(
-            deduped.unresolved.join(deduped.unresolved_codes, on=["symbol", "ts"], how="left"),
-            REJECTED,
-        ),
-    ]
+    # what cannot land, whatever the mode (small frames: ordered by every column, so copies of one
+    # timestamp come out in the same order whatever their arrival order)
+    everything = list(REJECTED)
+    orphans = conform(orphans.with_columns(pl.lit("null_key").alias("codes")), REJECTED)
+    refused = conform(
+        deduped.unresolved.join(deduped.unresolved_codes, on=["symbol", "ts"], how="left"), REJECTED
+    ).sort(everything, nulls_last=False)
     if mode == "enforce":
         errors = findings.filter((pl.col("severity") == ERROR) & pl.col("symbol").is_not_null())
         bad = errors.group_by("symbol").agg(
             pl.col("code").unique().sort().str.join(",").alias("codes")
         )
         if bad.height:
-            refused = [
-                refused[0],
-                conform(
-                    received.join(bad, on="symbol", how="inner", maintain_order="left"), REJECTED
-                ),
-            ]
-            landed = landed.join(
-                bad.select("symbol"), on="symbol", how="anti", maintain_order="left"
-            )
-            repairs = repairs.join(bad.select("symbol"), on="symbol", how="anti")
+            is_bad = pl.col("symbol").is_in(bad["symbol"].implode())
+            # every row of the refused symbols as received; sorted by (symbol, ts) already
+            refused = _take(received.filter(is_bad), REJECTED, codes=bad)
+            if deduped.findings.filter(
+                is_bad
+            ).height:  # copies of a timestamp: order them by content
+                refused = refused.sort(everything, nulls_last=False)
+            landed = landed.filter(~is_bad)
+            repairs = repairs.filter(~is_bad)
     elif mode == "warn":
         log_findings(findings)
-    # by every column: copies of one timestamp come out in the same order whatever their arrival order
-    rejected = pl.concat(refused)
-    rejected = rejected.sort(rejected.columns, nulls_last=False)
+    rejected = pl.concat([orphans.sort(everything, nulls_last=False), refused])
     repairs = repairs.sort(["symbol", "ts", "action", "column_name", "before"], nulls_last=False)
-    return SanityReport(conform(landed, BARS), findings, repairs, rejected, name, mode)
+    return SanityReport(_take(landed, BARS), findings, repairs, rejected, name, mode)
+
+
+def _take(
+    df: pl.DataFrame, schema: dict[str, pl.DataType], codes: pl.DataFrame | None = None
+) -> pl.DataFrame:
+    """`conform` for a frame that has every column (but `codes`, mapped from `codes`' symbol → codes):
+    Series by Series, because an eager select over a many-chunk frame of millions of rows copies it."""
+    cols = [
+        df.get_column("symbol").replace_strict(codes["symbol"], codes["codes"]).alias("codes")
+        if c == "codes" and codes is not None
+        else df.get_column(c)
+        for c in schema
+    ]
+    return pl.DataFrame(
+        [s if s.dtype == t else s.cast(t) for s, t in zip(cols, schema.values(), strict=True)]
+    )
 
 
 def _sorted(df: pl.DataFrame) -> pl.DataFrame:
@@ -179,7 +191,7 @@ def _sorted(df: pl.DataFrame) -> pl.DataFrame:
     rank = pl.col("symbol").replace_strict(
         names, pl.int_range(names.len(), dtype=pl.Int64, eager=True), return_dtype=pl.Int64
     )
-    return df.sort(rank * span + (epoch - lo), maintain_order=True)
+    return df.sort(rank * span + (epoch - lo))  # ties (duplicates) are ordered later by _row
 
 
 def _crypto_symbols(bars: pl.DataFrame, overrides: Mapping[str, str] | None) -> pl.Expr:
