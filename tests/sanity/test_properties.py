@@ -6,9 +6,10 @@ from datetime import date, timedelta
 
 import numpy as np
 import polars as pl
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from trader_cols.sanity.checks import IDX, flag_frame, jump_frame, layout
 from trader_cols.schema import UTC_TS
 
 from .frames import CFG, as_of_after, at, run, sessions
@@ -107,3 +108,40 @@ def test_future_bars_are_flagged(df, back_s):
     future = report.findings.filter(pl.col("code") == "ts_future")
     assert future.height == df.filter(pl.col("ts") > as_of).height >= 1
     assert not report.ok() and CFG.mode == "enforce"
+
+
+@SETTINGS
+@given(
+    valid_series(min_bars=3),
+    st.lists(
+        st.tuples(
+            st.integers(0, 10_000), st.sampled_from([100.0, 0.01, 0.5, 2.0, 1.2, 1 / 1.2, 3.0])
+        ),
+        min_size=1,
+        max_size=6,
+    ),
+    st.lists(st.integers(0, 10_000), max_size=3),
+)
+def test_candidates_never_miss_a_jump_or_gap(df, jumps, holes):
+    # the exact jump/gap checks on every bar agree with running them on phase 1's candidates only
+    n = df.height
+    for pos, factor in jumps:
+        i = pos % n
+        df = at(df, i, **{c: df[c][i] * factor for c in ("open", "high", "low", "close")})
+    df = df.filter(~pl.int_range(pl.len()).is_in([h % n for h in holes]))
+    assume(df.height > 0)
+    p = CFG.profiles["strict"]
+    crypto = pl.col("symbol").str.ends_with("-USD")
+    flags = flag_frame(
+        layout(df.sort("symbol", "ts").lazy()).with_columns(crypto.alias("_crypto")),
+        p,
+        interval="1d",
+        as_of=as_of_after(df),
+    ).collect()
+    cols = ["f_unit_error", "f_split_jump", "f_return_outlier", "f_calendar_gap"]
+
+    def hits(frame: pl.DataFrame) -> pl.DataFrame:
+        out = jump_frame(frame, p, interval="1d")
+        return out.filter(pl.any_horizontal(cols)).select(IDX, *cols).sort(IDX)
+
+    assert hits(flags).equals(hits(flags.with_columns(_cand=pl.lit(True))))
