@@ -134,8 +134,11 @@ def flag_frame(
     epoch = pl.col("ts").dt.epoch("us")
     if interval in SESSION_INTERVALS:
         gap_cand = ((epoch - _prev(epoch)) > p.max_gap_bars * 86_400_000_000).fill_null(False)
+    elif interval in INTRADAY_MINUTES:
+        step_us = INTRADAY_MINUTES[interval] * 60_000_000
+        gap_cand = ((epoch - _prev(epoch)) > (p.max_gap_bars + 1) * step_us).fill_null(False)
     else:
-        gap_cand = pl.lit(interval in INTRADAY_MINUTES) & ~pl.col("_first")
+        gap_cand = pl.lit(False)
     flags = lf.with_columns(
         lr.alias("_lr"),
         # time
