@@ -27,12 +27,49 @@ def test_agreement_with_the_true_regime_path(synth):
     lab = label_bars(synth.bars, CFG, query_frames)
     j = lab.join(synth.regimes, on=["symbol", "ts"], suffix="_true").drop_nulls("regime")
     agreement = (j["regime"] == j["regime_true"]).mean()
-    # Chance is ~1/3 (three regimes of equal mean length). The labeller must wait for its 20-bar windows and
-    # the 5-bar dwell after every switch of the truth (mean run 60 bars), so ~0.6–0.7 is near what a causal
-    # labeller can reach here; 0.55 is a floor that still fails a labeller no better than chance.
-    assert agreement >= 0.55, agreement
+    # Chance is ~1/3 (three regimes of equal mean length). After every switch of the truth (mean run 60 bars)
+    # a causal labeller must wait for its 14–20-bar windows and the 3-bar dwell, so ~10–15 bars of each run
+    # are lost to lag alone: about 0.75 is a ceiling here. The defaults (tuned on seed 3) measure 0.65–0.67
+    # on seeds 101, 5 and 77; 0.60 is a floor that a labeller lagging twice as long, or no better than
+    # chance on one regime, fails.
+    assert agreement >= 0.60, agreement
     per_class = j.group_by("regime_true").agg((pl.col("regime") == pl.col("regime_true")).mean().alias("hit"))
-    assert per_class["hit"].min() > 0.35, per_class
+    assert per_class["hit"].min() > 0.4, per_class
+
+
+def test_vol_percentile_is_the_trailing_share_at_or_below(synth):
+    """The SQL's framed cume_dist equals a slow, obvious trailing percentile."""
+    feats = compute_features(synth.bars.lazy(), regime_specs(CFG)).collect().filter(pl.col("symbol") == "R3")
+    cfg = dataclasses.replace(CFG, vol_lookback_bars=40)
+    lab = label_regimes(feats, cfg, query_frames, details=True)
+    # the labeller reads bars where ADX, ER and rvol are all defined
+    inputs = feats.drop_nulls().select("ts", pl.col(regime_specs(cfg)[2].columns[0]).alias("rvol"))
+    rv = inputs["rvol"].to_list()
+    want = {ts: sum(x <= rv[i] for x in rv[max(0, i - 39) : i + 1]) / len(rv[max(0, i - 39) : i + 1])
+            for i, ts in enumerate(inputs["ts"].to_list()) if i + 1 >= 20}
+    got = dict(zip(lab["ts"].to_list(), lab["vol_pct"].to_list(), strict=True))
+    assert want and all(got[ts] == pytest.approx(p) for ts, p in want.items())
+
+
+def test_confidence_is_one_half_on_the_threshold():
+    """A bar exactly on the trend threshold with a calm volatility history is 'trend' with confidence 0.5."""
+    from datetime import UTC, datetime, timedelta
+
+    n = 40
+    t0 = datetime(2020, 1, 1, tzinfo=UTC)
+    feats = pl.DataFrame({
+        "symbol": ["Q"] * n,
+        "ts": [t0 + timedelta(days=i) for i in range(n)],
+        # rvol falls over time, so every bar is the window's minimum: vol_pct = 1/k, far below the threshold
+        "adx": [CFG.adx_trend] * n, "er": [CFG.er_trend] * n, "rvol": [1.0 - i / 100 for i in range(n)],
+    })
+    cfg = dataclasses.replace(CFG, min_dwell_bars=1, vol_lookback_bars=40)
+    specs = regime_specs(cfg)
+    renamed = feats.rename({"adx": specs[0].columns[0], "er": specs[1].columns[0], "rvol": specs[2].columns[0]})
+    lab = label_regimes(renamed, cfg, query_frames, details=True).drop_nulls("regime")
+    assert set(lab["regime"]) == {"trend"}
+    assert lab["trend_score"].to_list() == pytest.approx([1.0] * lab.height)
+    assert lab["regime_confidence"].to_list() == pytest.approx([0.5] * lab.height)
 
 
 def test_labels_and_confidence_are_well_formed(synth):

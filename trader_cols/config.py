@@ -134,6 +134,27 @@ class ComposerConfig:
     score_weights: ScoreWeights = field(default_factory=ScoreWeights)
 
 
+def _default_indicators() -> dict[str, tuple[dict[str, float], ...]]:
+    """Every indicator once at its usual window, returns at 1, 5 and 20 bars (= features.DEFAULT_SPECS)."""
+    w = lambda n: {"window": float(n)}  # noqa: E731
+    return {
+        "ret": (w(1), w(5), w(20)), "log_ret": (w(1),), "roc": (w(10),), "mom": (w(10),), "sma": (w(20),),
+        "ema": (w(20),), "kama": (w(10),), "macd": ({"fast": 12.0, "slow": 26.0, "signal": 9.0},),
+        "adx": (w(14),), "aroon": (w(14),), "linreg_slope": (w(14),), "er": (w(10),), "rsi": (w(14),),
+        "stoch": ({"k": 14.0, "smooth": 3.0, "d": 3.0},), "willr": (w(14),), "cci": (w(20),), "mfi": (w(14),),
+        "atr": (w(14),), "natr": (w(14),), "bbands": ({"window": 20.0, "k": 2.0},),
+        "keltner": ({"window": 20.0, "atr_window": 10.0, "mult": 2.0},), "donchian": (w(20),), "rvol": (w(20),),
+        "parkinson": (w(20),), "garman_klass": (w(20),), "zscore": (w(20),), "obv": ({},), "vwap": (w(20),),
+    }
+
+
+@dataclass(frozen=True)
+class FeaturesConfig:
+    """Which indicators are on and their params: name -> list of param sets (docs/features.md)."""
+
+    indicators: dict[str, tuple[dict[str, float], ...]] = field(default_factory=_default_indicators)
+
+
 @dataclass(frozen=True)
 class RegimesConfig:
     """Regime labeller thresholds (sql/features/regimes.sql)."""
@@ -142,10 +163,10 @@ class RegimesConfig:
     er_window: int = field(default=20, metadata=_rng(ge=2))
     vol_window: int = field(default=20, metadata=_rng(ge=2))
     adx_trend: float = field(default=20.0, metadata=_rng(gt=0, le=100))
-    er_trend: float = field(default=0.2, metadata=_rng(gt=0, le=1))
+    er_trend: float = field(default=0.1, metadata=_rng(gt=0, le=1))
     vol_lookback_bars: int = field(default=252, metadata=_rng(ge=20))
     vol_pct_threshold: float = field(default=0.7, metadata=_rng(gt=0, lt=1))
-    min_dwell_bars: int = field(default=5, metadata=_rng(ge=1))
+    min_dwell_bars: int = field(default=3, metadata=_rng(ge=1))
 
 
 @dataclass(frozen=True)
@@ -262,6 +283,7 @@ class Config:
     warehouse: WarehouseConfig = field(default_factory=WarehouseConfig)
     risk: RiskConfig = field(default_factory=RiskConfig)
     composer: ComposerConfig = field(default_factory=ComposerConfig)
+    features: FeaturesConfig = field(default_factory=FeaturesConfig)
     regimes: RegimesConfig = field(default_factory=RegimesConfig)
     tickers: tuple[str, ...] = ("SPY", "QQQ", "BTC-USD")
     asset_classes: dict[str, str] = field(default_factory=dict)  # symbol -> equity | etf | crypto overrides

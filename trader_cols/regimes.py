@@ -24,10 +24,17 @@ def regime_specs(cfg=None) -> tuple[FeatureSpec, ...]:
 
 
 def sql_params(cfg) -> dict:
-    """The SQL file's `$` parameters from a RegimesConfig."""
+    """The SQL file's `$` parameters from a RegimesConfig.
+
+    A percentile needs some history to mean anything: it is trusted once the trailing window holds a
+    quarter of its length (at least 20 bars), e.g. 63 of 252.
+    """
     return {
-        "adx_trend": float(cfg.adx_trend), "er_trend": float(cfg.er_trend),
-        "vol_window_bars": int(cfg.vol_lookback_bars), "vol_pct_threshold": float(cfg.vol_pct_threshold),
+        "adx_trend": float(cfg.adx_trend),
+        "er_trend": float(cfg.er_trend),
+        "vol_window_bars": int(cfg.vol_lookback_bars),
+        "vol_min_bars": max(20, int(cfg.vol_lookback_bars) // 4),
+        "vol_pct_threshold": float(cfg.vol_pct_threshold),
         "min_dwell_bars": int(cfg.min_dwell_bars),
     }
 
@@ -40,18 +47,22 @@ def regime_inputs(features: pl.DataFrame, cfg) -> pl.DataFrame:
                            pl.col(vol.columns[0]).cast(pl.Float64).alias("rvol"))
 
 
-def label_regimes(features: pl.DataFrame, cfg, run_sql: RunSQL) -> pl.DataFrame:
+def label_regimes(features: pl.DataFrame, cfg, run_sql: RunSQL, *, details: bool = False) -> pl.DataFrame:
     """Regime and confidence per (symbol, ts) of a frame with the labeller's feature columns (`regime_specs`).
 
     `run_sql(dotted_name, params, **frames)` executes a SQL file over frames; callers pass
-    `trader_cols.warehouse.query_frames` (the one DuckDB runner, which sits above this layer)."""
-    out = run_sql(SQL, sql_params(cfg), features=regime_inputs(features, cfg))
-    return out.cast(LABELS)
+    `trader_cols.warehouse.query_frames` (the one DuckDB runner, which sits above this layer). Rows before
+    a symbol's features and volatility percentile are defined (and before its first label has lasted
+    `min_dwell_bars`) have a null regime. `details=True` adds the deciding statistics `vol_pct` (trailing
+    realized-volatility percentile) and `trend_score` (1 = on the trend threshold).
+    """
+    out = run_sql(SQL, sql_params(cfg), features=regime_inputs(features, cfg)).cast(LABELS)
+    return out if details else out.select(*LABELS)
 
 
 def label_bars(bars: pl.DataFrame, cfg, run_sql: RunSQL) -> pl.DataFrame:
     """Regimes straight from long bars: computes the features, then labels them."""
-    feats = compute_features(bars.lazy(), regime_specs(cfg)).collect()
+    feats = compute_features(bars.lazy(), regime_specs(cfg)).collect(engine="in-memory")
     return label_regimes(feats, cfg, run_sql)
 
 

@@ -78,12 +78,17 @@ def test_bad_specs_raise_config_errors_naming_the_problem(build, fragment):
     assert err.value.key is not None and err.value.key.startswith("features.")
 
 
-def test_specs_from_config_entries_and_duplicates():
-    specs = specs_from_config(
-        [{"name": "ret", "window": 1}, {"name": "ret", "window": 5}, {"name": "obv"}]
-    )
+def test_specs_from_config_and_duplicates():
+    specs = specs_from_config({"ret": [{"window": 1}, {"window": 5.0}], "obv": [{}], "rsi": []})
     assert [s.columns for s in specs] == [("ret_1",), ("ret_5",), ("obv",)]
     with pytest.raises(ConfigError, match="produced twice"):
-        specs_from_config([{"name": "sma", "window": 5}, {"name": "sma", "window": 5.0}])
-    with pytest.raises(ConfigError, match="needs a 'name'"):
-        specs_from_config([{"window": 5}])
+        specs_from_config({"sma": [{"window": 5}, {"window": 5.0}]})
+    with pytest.raises(ConfigError, match="list of param sets"):
+        specs_from_config({"sma": {"window": 5}})
+
+
+def test_shipped_config_equals_the_default_specs():
+    from trader_cols.config import load_config
+
+    indicators = load_config().config.features.indicators
+    assert specs_from_config(indicators) == DEFAULT_SPECS

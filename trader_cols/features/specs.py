@@ -151,14 +151,24 @@ DEFAULT_SPECS: tuple[FeatureSpec, ...] = (
 )
 
 
-def specs_from_config(entries: Sequence[Mapping[str, object]]) -> tuple[FeatureSpec, ...]:
-    """Specs from config entries like {"name": "rsi", "window": 14}; duplicates are a ConfigError."""
+def specs_from_config(
+    indicators: Mapping[str, Sequence[Mapping[str, int | float]]],
+) -> tuple[FeatureSpec, ...]:
+    """Specs from the config's `features.indicators`: name -> list of param sets, e.g.
+    {"ret": [{"window": 1}, {"window": 5}], "rsi": [{"window": 14}], "obv": [{}]}.
+
+    An empty list turns an indicator off. Unknown names or params and two entries giving the same
+    column are ConfigErrors naming the key.
+    """
     specs: list[FeatureSpec] = []
-    for i, entry in enumerate(entries):
-        if "name" not in entry:
-            raise ConfigError("each feature entry needs a 'name'", key=f"features.indicators[{i}]")
-        params = {k: v for k, v in entry.items() if k != "name"}
-        specs.append(FeatureSpec(str(entry["name"]), tuple(params.items())))  # type: ignore[arg-type]
+    for name, param_sets in indicators.items():
+        if isinstance(param_sets, Mapping) or isinstance(param_sets, str):
+            raise ConfigError(
+                "expected a list of param sets, e.g. [{window: 14}]",
+                key=f"features.indicators.{name}",
+            )
+        for params in param_sets:
+            specs.append(FeatureSpec(str(name), tuple(dict(params).items())))
     check_unique(specs)
     return tuple(specs)
 
