@@ -13,14 +13,22 @@ from trader_cols.schema import REGIMES
 SQL = "features.regimes"
 RunSQL = Callable[..., pl.DataFrame]
 
-LABELS: dict[str, pl.DataType] = {"symbol": pl.String(), "ts": pl.Datetime("us", "UTC"),
-                                  "regime": pl.String(), "regime_confidence": pl.Float64()}
+LABELS: dict[str, pl.DataType] = {
+    "symbol": pl.String(),
+    "ts": pl.Datetime("us", "UTC"),
+    "regime": pl.String(),
+    "regime_confidence": pl.Float64(),
+}
 
 
 def regime_specs(cfg=None) -> tuple[FeatureSpec, ...]:
     """The features the labeller reads (ADX, efficiency ratio, realised volatility) at the config's windows."""
     adx, er, vol = (cfg.adx_window, cfg.er_window, cfg.vol_window) if cfg else (14, 20, 20)
-    return FeatureSpec.of("adx", window=adx), FeatureSpec.of("er", window=er), FeatureSpec.of("rvol", window=vol)
+    return (
+        FeatureSpec.of("adx", window=adx),
+        FeatureSpec.of("er", window=er),
+        FeatureSpec.of("rvol", window=vol),
+    )
 
 
 def sql_params(cfg) -> dict:
@@ -42,12 +50,18 @@ def sql_params(cfg) -> dict:
 def regime_inputs(features: pl.DataFrame, cfg) -> pl.DataFrame:
     """symbol, ts, adx, er, rvol from a frame holding the labeller's feature columns."""
     adx, er, vol = regime_specs(cfg)
-    return features.select("symbol", "ts", pl.col(adx.columns[0]).cast(pl.Float64).alias("adx"),
-                           pl.col(er.columns[0]).cast(pl.Float64).alias("er"),
-                           pl.col(vol.columns[0]).cast(pl.Float64).alias("rvol"))
+    return features.select(
+        "symbol",
+        "ts",
+        pl.col(adx.columns[0]).cast(pl.Float64).alias("adx"),
+        pl.col(er.columns[0]).cast(pl.Float64).alias("er"),
+        pl.col(vol.columns[0]).cast(pl.Float64).alias("rvol"),
+    )
 
 
-def label_regimes(features: pl.DataFrame, cfg, run_sql: RunSQL, *, details: bool = False) -> pl.DataFrame:
+def label_regimes(
+    features: pl.DataFrame, cfg, run_sql: RunSQL, *, details: bool = False
+) -> pl.DataFrame:
     """Regime and confidence per (symbol, ts) of a frame with the labeller's feature columns (`regime_specs`).
 
     `run_sql(dotted_name, params, **frames)` executes a SQL file over frames; callers pass
@@ -70,18 +84,32 @@ def regime_stats(labels: pl.DataFrame) -> dict[str, pl.DataFrame]:
     """Share of time per regime, mean run length per regime, and the transition matrix (rows: from, cols: to),
     over labelled rows of one or more symbols."""
     lab = labels.drop_nulls("regime").sort("symbol", "ts")
-    share = lab.group_by("regime").agg(pl.len().alias("bars")).with_columns(
-        (pl.col("bars") / pl.col("bars").sum()).alias("share")).sort("regime")
-    runs = lab.with_columns(
-        (pl.col("regime") != pl.col("regime").shift(1)).fill_null(True).cum_sum().over("symbol").alias("run")
-    ).group_by("symbol", "run").agg(pl.col("regime").first(), pl.len().alias("length"))
-    run_len = runs.group_by("regime").agg(pl.col("length").mean().alias("mean_run_bars"),
-                                          pl.len().alias("runs")).sort("regime")
+    share = (
+        lab.group_by("regime")
+        .agg(pl.len().alias("bars"))
+        .with_columns((pl.col("bars") / pl.col("bars").sum()).alias("share"))
+        .sort("regime")
+    )
+    runs = (
+        lab.with_columns(
+            (pl.col("regime") != pl.col("regime").shift(1))
+            .fill_null(True)
+            .cum_sum()
+            .over("symbol")
+            .alias("run")
+        )
+        .group_by("symbol", "run")
+        .agg(pl.col("regime").first(), pl.len().alias("length"))
+    )
+    run_len = (
+        runs.group_by("regime")
+        .agg(pl.col("length").mean().alias("mean_run_bars"), pl.len().alias("runs"))
+        .sort("regime")
+    )
     pairs = lab.with_columns(pl.col("regime").shift(-1).over("symbol").alias("to")).drop_nulls("to")
     counts = pairs.group_by("regime", "to").agg(pl.len().alias("n"))
-    matrix = (
-        pl.DataFrame({"regime": list(REGIMES)})
-        .join(counts.pivot(on="to", index="regime", values="n"), on="regime", how="left")
+    matrix = pl.DataFrame({"regime": list(REGIMES)}).join(
+        counts.pivot(on="to", index="regime", values="n"), on="regime", how="left"
     )
     for r in REGIMES:
         if r not in matrix.columns:
