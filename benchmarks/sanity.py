@@ -59,7 +59,10 @@ def corrupt(bars: pl.DataFrame, frac: float, seed: int = 1) -> pl.DataFrame:
     hit = rng.random(bars.height) < frac
     nan = rng.random(bars.height) < frac
     return bars.with_columns(
-        pl.when(pl.Series(hit)).then(pl.col("close") * 100).otherwise(pl.col("close")).alias("close"),
+        pl.when(pl.Series(hit))
+        .then(pl.col("close") * 100)
+        .otherwise(pl.col("close"))
+        .alias("close"),
         pl.when(pl.Series(nan)).then(None).otherwise(pl.col("open")).alias("open"),
     )
 
@@ -71,7 +74,9 @@ def timed(bars: pl.DataFrame, cfg: DataSanityConfig, repeat: int) -> list[float]
         t0 = time.perf_counter()
         rep = validate(bars, cfg, as_of=as_of, mode="enforce", profile="strict")
         out.append(time.perf_counter() - t0)
-    print(f"    findings={rep.findings.height} rejected={rep.rejected.height} landed={rep.bars.height}")
+    print(
+        f"    findings={rep.findings.height} rejected={rep.rejected.height} landed={rep.bars.height}"
+    )
     return out
 
 
@@ -83,8 +88,10 @@ def main() -> None:
     args = ap.parse_args()
     bars = make_bars(args.symbols, args.bars)
     cfg = DataSanityConfig()
-    print(f"DataSanity over {args.symbols} symbols x {args.bars} bars = {bars.height:,} rows, "
-          f"polars {pl.__version__}, {pl.thread_pool_size()} threads")
+    print(
+        f"DataSanity over {args.symbols} symbols x {args.bars} bars = {bars.height:,} rows, "
+        f"polars {pl.__version__}, {pl.thread_pool_size()} threads"
+    )
     validate(bars.head(1000), cfg, as_of=datetime(2100, 1, 1, tzinfo=UTC))  # warm-up
     for label, frame in (
         ("clean, sorted", bars),
