@@ -10,13 +10,13 @@ import numpy as np
 from numba import njit
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def fill_price_nb(ref_price: float, side: int, slippage_bps: float) -> float:
     """Fill price of a `side` (+1 buy, -1 sell) order at `ref_price`: buys pay `slippage_bps` more, sells get less."""
     return ref_price * (1.0 + side * slippage_bps * 1e-4)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def fees_nb(
     qty: float, price: float, commission_bps: float, per_share: float, minimum: float
 ) -> float:
@@ -30,7 +30,7 @@ def fees_nb(
     return max(minimum, q * price * commission_bps * 1e-4 + q * per_share)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def round_lot_nb(qty: float, lot_size: float) -> float:
     """`qty` rounded toward zero to a multiple of `lot_size`; `lot_size <= 0` means fractional (unchanged)."""
     if lot_size <= 0.0:
@@ -39,7 +39,7 @@ def round_lot_nb(qty: float, lot_size: float) -> float:
     return units if qty >= 0.0 else -units
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def max_fundable_qty_nb(
     headroom: float,
     ref_price: float,
