@@ -115,3 +115,11 @@ def test_target_weights_reads_the_risk_config():
 def test_lookback_below_two_is_refused():
     with pytest.raises(ValueError, match="lookback_bars"):
         realised_vol(pl.col("close"), 1, 252)
+
+
+def test_scale_to_vol_applies_the_same_rule_to_a_precomputed_vol():
+    from trader_cols.sizing import scale_to_vol
+
+    df = weights(bars())
+    again = df.with_columns(w=scale_to_vol(pl.col("signal"), pl.col("vol"), vol_target=0.1, max_weight=0.8))
+    assert again["w"].equals(df["target_weight"].alias("w"))

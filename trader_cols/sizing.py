@@ -46,7 +46,9 @@ def vol_target_weights(
     return scale_to_vol(signal, vol, vol_target=vol_target, max_weight=max_weight)
 
 
-def scale_to_vol(signal: pl.Expr, vol: pl.Expr, *, vol_target: float, max_weight: float = 1.0) -> pl.Expr:
+def scale_to_vol(
+    signal: pl.Expr, vol: pl.Expr, *, vol_target: float, max_weight: float = 1.0
+) -> pl.Expr:
     """Target weight from a signal and an (annualised, causal) volatility already computed: the rule of
     `vol_target_weights`, for callers that keep the volatility as a column."""
     sig = signal.clip(-1.0, 1.0)
