@@ -85,8 +85,10 @@ def kernel_struct(calls: Sequence[KernelCall], threads: int) -> pl.Expr:
 
     The kernels see whole long arrays plus the segment boundaries (from SEG), so there is no Python
     loop over symbols. They release the GIL, so they run on `threads` threads at once (Polars runs
-    Python UDFs one at a time, so one fused UDF is the way to use the cores). NaN in their outputs
-    (warm-up, undefined) becomes null. The struct is named STRUCT_PREFIX + "kernels"; unnest it.
+    Python UDFs one at a time, so one fused UDF is the way to use the cores). The struct's fields wrap
+    the kernels' NumPy output rows without copying; they still hold NaN for warm-up and undefined
+    values, which the caller turns into null with `fill_nan(None)` (that only adds a validity mask).
+    The struct is named STRUCT_PREFIX + "kernels"; unnest it.
     """
     inputs = sorted({c for call in calls for c in call.inputs})
     names = [n for call in calls for n in call.names]
@@ -106,9 +108,7 @@ def kernel_struct(calls: Sequence[KernelCall], threads: int) -> pl.Expr:
         def one(i: int) -> list[pl.Series]:
             call = calls[i]
             call.kernel(*(arrays[c] for c in call.inputs), bounds, *call.args, rows[i])
-            return [
-                pl.Series(n, o, nan_to_null=True) for n, o in zip(call.names, rows[i], strict=True)
-            ]
+            return [pl.Series(n, o) for n, o in zip(call.names, rows[i], strict=True)]
 
         if threads > 1 and len(calls) > 1:
             with ThreadPoolExecutor(max_workers=threads) as pool:

@@ -38,8 +38,10 @@ def compute_features(
         n_threads = threads if threads is not None else pl.thread_pool_size()
         exprs.append(kernel_struct(calls, n_threads))
     order = [c for spec in specs for c in spec.columns]
+    kernel_cols = [n for call in calls for n in call.names]
     return (
         prepared.select("symbol", "ts", *exprs)
         .unnest(*([STRUCT_PREFIX + "kernels"] if calls else []))
         .select("symbol", "ts", *order)
+        .with_columns(pl.col(kernel_cols).fill_nan(None))  # NaN (warm-up, undefined) → null
     )

@@ -96,40 +96,29 @@ def _ema_seg(x, out, n, first):
         out[i] = prev
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _true_range(high, low, close, i):
+    """True range of bar i >= 1 (it needs the previous close)."""
+    return max(high[i] - low[i], abs(high[i] - close[i - 1]), abs(low[i] - close[i - 1]))
+
+
 @njit(cache=True, nogil=True)
-def _true_range_seg(high, low, close, out):
-    """True range from the second bar on (it needs the previous close); out[0] is NaN."""
+def _atr_seg(high, low, close, out, n, first):
+    """Wilder-smoothed true range: seed at `first` = mean TR of bars first-n+1..first (>= 1), then
+    atr = (atr (n - 1) + tr) / n. One pass, no temporary."""
     m = high.shape[0]
-    if m == 0:
-        return
-    out[0] = np.nan
-    for i in range(1, m):
-        out[i] = max(high[i] - low[i], abs(high[i] - close[i - 1]), abs(low[i] - close[i - 1]))
-
-
-@njit(cache=True, nogil=True)
-def _wilder_seg(v, out, n, first):
-    """Wilder's smoothing of v (which is valid from index 1): seed = mean of v[first - n + 1 .. first]."""
-    m = v.shape[0]
     _fill_nan(out, first)
     if m <= first:
         return
     acc = 0.0
     for i in range(first - n + 1, first + 1):
-        acc += v[i]
+        acc += _true_range(high, low, close, i)
     prev = acc / n
     out[first] = prev
     inv_n = 1.0 / n
     for i in range(first + 1, m):
-        prev = (prev * (n - 1) + v[i]) * inv_n
+        prev = (prev * (n - 1) + _true_range(high, low, close, i)) * inv_n
         out[i] = prev
-
-
-@njit(cache=True, nogil=True)
-def _atr_seg(high, low, close, out, n, first):
-    tr = np.empty(high.shape[0])
-    _true_range_seg(high, low, close, tr)
-    _wilder_seg(tr, out, n, first)
 
 
 @njit(cache=True, nogil=True)
@@ -326,9 +315,9 @@ def macd_nb(x, bounds, fast, slow, signal, outs):
             _fill_nan(hist[b:e], m)
             continue
         xs = x[b:e]
-        # Both EMAs in one pass (two independent recurrences overlap in the pipeline).
-        raw = np.empty(m)
-        _fill_nan(raw, slow - 1)
+        # Both EMAs in one pass (two independent recurrences overlap in the pipeline), written
+        # straight into the line output; its warm-up is blanked once the signal has been seeded.
+        ls, ss, hs = line[b:e], sig[b:e], hist[b:e]
         acc_s = 0.0
         for i in range(slow):
             acc_s += xs[i]
@@ -337,35 +326,55 @@ def macd_nb(x, bounds, fast, slow, signal, outs):
             acc_f += xs[i]
         ema_s = acc_s / slow
         ema_f = acc_f / fast
-        raw[slow - 1] = ema_f - ema_s
+        ls[slow - 1] = ema_f - ema_s
         k_s = 2.0 / (slow + 1.0)
         k_f = 2.0 / (fast + 1.0)
         for i in range(slow, m):
-            ema_s = (xs[i] - ema_s) * k_s + ema_s
-            ema_f = (xs[i] - ema_f) * k_f + ema_f
-            raw[i] = ema_f - ema_s
-        ls, ss, hs = line[b:e], sig[b:e], hist[b:e]
-        _ema_seg(raw, ss, signal, lookback)
+            v = xs[i]
+            ema_s = (v - ema_s) * k_s + ema_s
+            ema_f = (v - ema_f) * k_f + ema_f
+            ls[i] = ema_f - ema_s
+        _ema_seg(ls, ss, signal, lookback)
         _fill_nan(ls, lookback)
         _fill_nan(hs, lookback)
         for i in range(lookback, m):
-            ls[i] = raw[i]
-            hs[i] = raw[i] - ss[i]
+            hs[i] = ls[i] - ss[i]
     return outs
 
 
 @njit(cache=True, nogil=True)
-def _path_seg(x, n):
-    """Rolling sum of |x_i - x_{i-1}| over the last n steps (valid from index n)."""
-    m = x.shape[0]
-    steps = np.empty(m)
-    if m > 0:
-        steps[0] = 0.0
-    for i in range(1, m):
-        steps[i] = abs(x[i] - x[i - 1])
-    path = np.empty(m)
-    _rolling_sum_nonneg_seg(steps, path, n, 1)
-    return path
+def _path_sum(xs, lo, hi):
+    """sum |x_i - x_{i-1}| for lo < i <= hi, and how many of those steps are non-zero."""
+    total = 0.0
+    nonzero = 0
+    for i in range(lo + 1, hi + 1):
+        d = abs(xs[i] - xs[i - 1])
+        total += d
+        nonzero += d != 0.0
+    return total, nonzero
+
+
+@njit(cache=True, nogil=True)
+def _path_seg(xs, path, n):
+    """path[i] = sum of the last n absolute steps |x_j - x_{j-1}|, j in (i - n, i], valid from i = n.
+
+    Running add/subtract, summed exactly every n bars; a window without movement is exactly 0.
+    """
+    m = xs.shape[0]
+    total, nonzero = _path_sum(xs, 0, n)
+    since = 0
+    for i in range(n, m):
+        if i > n:
+            since += 1
+            if since == n:
+                total, nonzero = _path_sum(xs, i - n, i)
+                since = 0
+            else:
+                old = abs(xs[i - n] - xs[i - n - 1])
+                new = abs(xs[i] - xs[i - 1])
+                total += new - old
+                nonzero += (new != 0.0) - (old != 0.0)
+        path[i] = 0.0 if nonzero == 0 else total
 
 
 @njit(cache=True, nogil=True)
@@ -385,14 +394,14 @@ def kama_nb(x, bounds, n, outs):
         _fill_nan(os, n)
         if m <= n:
             continue
-        path = _path_seg(xs, n)
+        _path_seg(
+            xs, os, n
+        )  # the path sums go into the output first, then are overwritten in place
         prev = xs[n - 1]
         for i in range(n, m):
+            path = os[i]
             roc = xs[i] - xs[i - n]
-            if path[i] <= roc or path[i] == 0.0:
-                er = 1.0
-            else:
-                er = abs(roc / path[i])
+            er = 1.0 if (path <= roc or path == 0.0) else abs(roc / path)
             sc = er * const_diff + const_max
             sc *= sc
             prev = (xs[i] - prev) * sc + prev
@@ -585,39 +594,54 @@ def aroon_nb(high, low, bounds, n, outs):
 
 
 @njit(cache=True, nogil=True)
+def _slope_sums(xs, lo, n, base):
+    """sum (x - base) and sum j (x - base) over the window xs[lo:lo + n], j = 0..n-1."""
+    s1 = 0.0
+    s2 = 0.0
+    for j in range(n):
+        y = xs[lo + j] - base
+        s1 += y
+        s2 += j * y
+    return s1, s2
+
+
+@njit(cache=True, nogil=True)
 def linreg_slope_nb(x, bounds, n, outs):
     """Least-squares slope of the last n values against bar number (= TA-Lib LINEARREG_SLOPE).
 
-    Look-back n - 1. Computed per window around the window's first value, so a flat window is exactly 0.
+    Look-back n - 1. Sliding sums of y and j·y around a base value, re-based on the window and summed
+    exactly every n bars (so rounding cannot build up); a flat window is exactly 0.
     """
     out = outs[0]
-    xbar = (n - 1) / 2.0
-    denom = 0.0
-    for j in range(n):
-        denom += (j - xbar) * (j - xbar)
+    sx = n * (n - 1) / 2.0
+    denom = n * (n - 1) * (2.0 * n - 1) / 6.0 * n - sx * sx
     for k in range(bounds.shape[0] - 1):
         b, e = bounds[k], bounds[k + 1]
         xs = x[b:e]
         os = out[b:e]
+        m = e - b
         _fill_nan(os, n - 1)
-        for i in range(n - 1, e - b):
-            lo = i - n + 1
-            base = xs[lo]
-            s0 = 0.0
-            s1 = 0.0
-            s2 = 0.0
-            s3 = 0.0
-            j = 0
-            while j + 4 <= n:  # four independent sums: the add latency no longer bounds the loop
-                s0 += (j - xbar) * (xs[lo + j] - base)
-                s1 += (j + 1 - xbar) * (xs[lo + j + 1] - base)
-                s2 += (j + 2 - xbar) * (xs[lo + j + 2] - base)
-                s3 += (j + 3 - xbar) * (xs[lo + j + 3] - base)
-                j += 4
-            while j < n:
-                s0 += (j - xbar) * (xs[lo + j] - base)
-                j += 1
-            os[i] = ((s0 + s1) + (s2 + s3)) / denom
+        if m < n or n < 2:
+            continue
+        base = xs[0]
+        s1, s2 = _slope_sums(xs, 0, n, base)
+        equal_run = 1
+        for j in range(1, n):
+            equal_run = equal_run + 1 if xs[j] == xs[j - 1] else 1
+        since = 0
+        for i in range(n - 1, m):
+            if i > n - 1:
+                equal_run = equal_run + 1 if xs[i] == xs[i - 1] else 1
+                since += 1
+                if since == n:
+                    base = xs[i - n + 1]
+                    s1, s2 = _slope_sums(xs, i - n + 1, n, base)
+                    since = 0
+                else:
+                    y_new = xs[i] - base
+                    s1 += y_new - (xs[i - n] - base)
+                    s2 += n * y_new - s1
+            os[i] = 0.0 if equal_run >= n else (n * s2 - sx * s1) / denom
     return outs
 
 
@@ -636,12 +660,13 @@ def er_nb(x, bounds, n, outs):
         _fill_nan(os, n)
         if m <= n:
             continue
-        path = _path_seg(xs, n)
+        _path_seg(xs, os, n)  # path sums first, then turned into ratios in place
         for i in range(n, m):
-            if path[i] == 0.0:
+            path = os[i]
+            if path == 0.0:
                 os[i] = 0.0
             else:
-                r = abs(xs[i] - xs[i - n]) / path[i]
+                r = abs(xs[i] - xs[i - n]) / path
                 os[i] = r if r < 1.0 else 1.0
     return outs
 
