@@ -267,14 +267,28 @@ def test_short_symbol_is_null_where_history_is_too_short():
             assert out[col].null_count() == min(lb, n), col
 
 
-def test_null_input_gives_null_not_numbers():
-    close = [10.0 + 0.1 * i for i in range(40)]
+def test_null_input_gives_null_never_a_wrong_number():
+    close = [10.0 + 0.1 * i + (0.3 if i % 3 else -0.2) for i in range(60)]
     close[25] = None  # type: ignore[call-overload]
-    bars = _bars({"open": close, "high": close, "low": close, "close": close, "volume": [1.0] * 40})
-    out = _compute(bars, FeatureSpec.of("sma", window=5), FeatureSpec.of("ret", window=1))
-    assert out["sma_5"][25:30].null_count() == 5
-    assert out["sma_5"][30] == pytest.approx(sum(close[26:31]) / 5) or out["sma_5"][30] is None
+    bars = _bars({"open": close, "high": close, "low": close, "close": close, "volume": [1.0] * 60})
+    specs = (
+        FeatureSpec.of("sma", window=5),
+        FeatureSpec.of("ret", window=1),
+        FeatureSpec.of("ema", window=5),
+    )
+    out = _compute(bars, *specs)
+    sma = out["sma_5"].to_list()
+    for i in range(4, 60):
+        window = close[i - 4 : i + 1]
+        if None in window:
+            assert sma[i] is None, i  # the window saw the missing bar
+        elif sma[i] is not None:
+            assert sma[i] == pytest.approx(sum(window) / 5), i  # a value, when given, is right
+    assert sma[59] is not None  # and the running sum recovers once it is re-summed
     assert out["ret_1"][25] is None and out["ret_1"][26] is None and out["ret_1"][27] is not None
+    assert (
+        out["ema_5"][25:].null_count() == 35
+    )  # a recursive indicator cannot recover: null, not garbage
 
 
 def test_empty_input_gives_empty_frame_with_all_columns():
