@@ -135,3 +135,31 @@ def test_tcols_regimes_prints_share_runs_and_transitions(stocked):
         regimes_cmd, ["AAA", "--warehouse", str(stocked.root), "--start", "2020-13-01"]
     )
     assert bad.exit_code != 0 and "not a date" in bad.output
+
+
+def test_tcols_features_writes_the_configured_indicators(stocked, tmp_path):
+    from click.testing import CliRunner
+
+    from trader_cols.commands.regimes import features_cmd
+    from trader_cols.features import DEFAULT_SPECS
+
+    out = tmp_path / "f.parquet"
+    args = [
+        "AAA",
+        "BTC-USD",
+        "--warehouse",
+        str(stocked.root),
+        "--start",
+        "2020-03-01",
+        "-o",
+        str(out),
+    ]
+    res = CliRunner().invoke(features_cmd, args)
+    assert res.exit_code == 0, res.output
+    frame = pl.read_parquet(out)
+    assert frame.columns == ["symbol", "ts", *[c for s in DEFAULT_SPECS for c in s.columns]]
+    assert set(frame["symbol"]) == {"AAA", "BTC-USD"} and frame["ts"].min().month == 3
+    again = CliRunner().invoke(
+        features_cmd, ["AAA", "--warehouse", str(stocked.root), "--rows", "2"]
+    )
+    assert again.exit_code == 0 and "0 computed" in again.output

@@ -59,7 +59,7 @@ def bar_versions(wh: Warehouse, symbols: Sequence[str], interval: str) -> dict[s
     return versions
 
 
-def _utc(value: date | datetime) -> datetime:
+def utc(value: date | datetime) -> datetime:
     """A date (midnight) or datetime as an aware UTC datetime; naive datetimes are taken as UTC."""
     if not isinstance(value, datetime):
         value = datetime(value.year, value.month, value.day)
@@ -227,8 +227,8 @@ def regime_report(
     """
     labels, _ = cached_regimes(wh, [symbol], regimes_cfg, interval=interval)
     if start is not None:
-        labels = labels.filter(pl.col("ts") >= _utc(start))
+        labels = labels.filter(pl.col("ts") >= utc(start))
     if end is not None:
-        labels = labels.filter(pl.col("ts") <= _utc(end))
+        labels = labels.filter(pl.col("ts") <= utc(end))
     stats = regime_stats(labels)
     return RegimeReport(symbol, labels, stats["share"], stats["run_length"], stats["transitions"])
