@@ -32,3 +32,18 @@ def test_annualisation_and_calendars():
 def test_bad_override_is_a_config_error():
     with pytest.raises(ConfigError, match="asset_classes.SPY"):
         asset_classes(None, {"SPY": "bond"})
+
+
+def test_one_weekend_day_is_not_enough_for_crypto():
+    """Sunday-to-Thursday exchanges and Asian sessions opening Sunday evening UTC stay equities."""
+    from datetime import UTC, datetime, timedelta
+
+    import polars as pl
+
+    days = [datetime(2024, 1, 7, 23, tzinfo=UTC) + timedelta(days=i) for i in range(14)]  # starts on a Sunday
+    sun_thu = [d for d in days if d.weekday() in (6, 0, 1, 2, 3)]
+    every = days
+    bars = pl.DataFrame(
+        {"symbol": ["TASI"] * len(sun_thu) + ["COIN7"] * len(every), "ts": sun_thu + every}
+    ).with_columns(pl.col("ts").cast(pl.Datetime("us", "UTC")))
+    assert asset_classes(bars) == {"COIN7": "crypto", "TASI": "equity"}

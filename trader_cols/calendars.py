@@ -50,16 +50,21 @@ def asset_classes(
     symbols: Iterable[str] | None = None,
 ) -> dict[str, str]:
     """symbol → equity | etf | crypto for the symbols of `bars` (and `symbols`). Overrides first, then ticker
-    patterns, then the data: a symbol with bars on Saturdays or Sundays is crypto; otherwise equity."""
+    patterns, then the data: a symbol that trades on Saturdays and on Sundays (UTC) is crypto; otherwise
+    equity. Both days are required: an exchange open Sunday to Thursday (Tadawul), or an Asian session
+    that starts on Sunday evening UTC (ASX), trades on one weekend day only."""
     overrides = dict(overrides or {})
     check_overrides(overrides)
     names = set(symbols or ())
     weekend: set[str] = set()
     if bars is not None and bars.height:
         names |= set(bars["symbol"].unique().to_list())
-        weekend = set(
-            bars.filter(pl.col("ts").dt.weekday() >= 6)["symbol"].unique().to_list()
+        days = (
+            bars.filter(pl.col("ts").dt.weekday() >= 6)
+            .group_by("symbol")
+            .agg(pl.col("ts").dt.weekday().n_unique().alias("weekend_days"))
         )
+        weekend = set(days.filter(pl.col("weekend_days") == 2)["symbol"].to_list())
     out = {}
     for sym in sorted(names):
         cls = classify_symbol(sym, overrides)
