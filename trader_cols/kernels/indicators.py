@@ -122,56 +122,53 @@ def _atr_seg(high, low, close, out, n, first):
 
 
 @njit(cache=True, nogil=True)
-def _rolling_extreme_seg(x, out, n, is_max):
-    """Max (or min) of the last n values, exact; first value at n - 1.
+def _rolling_max_min_seg(hi, lo, hh, ll, n):
+    """hh = max of the last n `hi`, ll = min of the last n `lo` (exact); first values at n - 1.
 
     van Herk / Gil-Werman: in blocks of n bars, a running extreme from each block's start (ahead) and
     from its end (behind); the window ending at i is the extreme of behind[i - n + 1] and ahead[i].
-    Three branch-free passes, whatever the data.
+    Three branch-free passes whatever the data, both extremes in the same loops.
     """
-    m = x.shape[0]
-    _fill_nan(out, n - 1)
+    m = hi.shape[0]
+    _fill_nan(hh, n - 1)
+    _fill_nan(ll, n - 1)
     if m < n:
         return
-    ahead = np.empty(m)
-    behind = np.empty(m)
+    ahead_h = np.empty(m)
+    behind_h = np.empty(m)
+    ahead_l = np.empty(m)
+    behind_l = np.empty(m)
     for start in range(0, m, n):
         stop = min(start + n, m)
-        acc = x[start]
-        ahead[start] = acc
+        acc_h = hi[start]
+        acc_l = lo[start]
+        ahead_h[start] = acc_h
+        ahead_l[start] = acc_l
         for i in range(start + 1, stop):
-            v = x[i]
-            if is_max:
-                acc = v if v > acc else acc
-            else:
-                acc = v if v < acc else acc
-            ahead[i] = acc
-        acc = x[stop - 1]
-        behind[stop - 1] = acc
+            v = hi[i]
+            w = lo[i]
+            acc_h = v if v > acc_h else acc_h
+            acc_l = w if w < acc_l else acc_l
+            ahead_h[i] = acc_h
+            ahead_l[i] = acc_l
+        acc_h = hi[stop - 1]
+        acc_l = lo[stop - 1]
+        behind_h[stop - 1] = acc_h
+        behind_l[stop - 1] = acc_l
         for i in range(stop - 2, start - 1, -1):
-            v = x[i]
-            if is_max:
-                acc = v if v > acc else acc
-            else:
-                acc = v if v < acc else acc
-            behind[i] = acc
+            v = hi[i]
+            w = lo[i]
+            acc_h = v if v > acc_h else acc_h
+            acc_l = w if w < acc_l else acc_l
+            behind_h[i] = acc_h
+            behind_l[i] = acc_l
     for i in range(n - 1, m):
-        a = behind[i - n + 1]
-        c = ahead[i]
-        if is_max:
-            out[i] = a if a > c else c
-        else:
-            out[i] = a if a < c else c
-
-
-@njit(cache=True, nogil=True)
-def _rolling_max_seg(x, out, n):
-    _rolling_extreme_seg(x, out, n, True)
-
-
-@njit(cache=True, nogil=True)
-def _rolling_min_seg(x, out, n):
-    _rolling_extreme_seg(x, out, n, False)
+        a = behind_h[i - n + 1]
+        c = ahead_h[i]
+        hh[i] = a if a > c else c
+        a = behind_l[i - n + 1]
+        c = ahead_l[i]
+        ll[i] = a if a < c else c
 
 
 @njit(cache=True, nogil=True)
@@ -691,8 +688,7 @@ def stoch_nb(high, low, close, bounds, k_n, smooth_n, d_n, outs):
             continue
         hh = np.empty(m)
         ll = np.empty(m)
-        _rolling_max_seg(high[b:e], hh, k_n)
-        _rolling_min_seg(low[b:e], ll, k_n)
+        _rolling_max_min_seg(high[b:e], low[b:e], hh, ll, k_n)
         cs = close[b:e]
         raw = np.empty(m - (k_n - 1))
         for i in range(k_n - 1, m):
@@ -723,8 +719,7 @@ def willr_nb(high, low, close, bounds, n, outs):
         m = e - b
         hh = np.empty(m)
         ll = np.empty(m)
-        _rolling_max_seg(high[b:e], hh, n)
-        _rolling_min_seg(low[b:e], ll, n)
+        _rolling_max_min_seg(high[b:e], low[b:e], hh, ll, n)
         cs = close[b:e]
         os = out[b:e]
         _fill_nan(os, n - 1)
@@ -908,8 +903,7 @@ def donchian_nb(high, low, bounds, n, outs):
     for k in range(bounds.shape[0] - 1):
         b, e = bounds[k], bounds[k + 1]
         up_s, mid_s, lo_s = upper[b:e], middle[b:e], lower[b:e]
-        _rolling_max_seg(high[b:e], up_s, n)
-        _rolling_min_seg(low[b:e], lo_s, n)
+        _rolling_max_min_seg(high[b:e], low[b:e], up_s, lo_s, n)
         for i in range(e - b):
             mid_s[i] = (up_s[i] + lo_s[i]) / 2.0
     return outs
