@@ -33,7 +33,7 @@ def run(cmd: list[str], **kw) -> None:
 
 def setup() -> None:
     """Create the virtual environment and install the project (editable, with dev extras) when needed."""
-    if sys.version_info < (3, 11):
+    if sys.version_info < (3, 11):  # noqa: UP036 — dev.py runs before anything is installed, on any python3
         sys.exit(f"trader_cols needs Python 3.11+, this is {sys.version.split()[0]}")
     if not PY.exists():
         print(f"creating {VENV}", flush=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import polars as pl
@@ -17,7 +17,7 @@ from trader_cols.strategies import get_strategy
 
 TREND, MR = get_strategy("trend"), get_strategy("mean_reversion")
 CFG = ComposerConfig(temperature=1.0, trend_bias=0.0, chop_bias=0.0, min_confidence=0.0, min_history_bars=0)
-T0 = datetime(2024, 1, 1, tzinfo=timezone.utc)
+T0 = datetime(2024, 1, 1, tzinfo=UTC)
 
 
 def frame(n=4, trend=(0.5,) * 4, mr=(-0.5,) * 4, regime=("chop",) * 4, conf=(1.0,) * 4, cls="equity"):

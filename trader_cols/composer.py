@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 import polars as pl
+import polars.selectors as cs
 
 from trader_cols.strategies import Strategy
 
@@ -54,6 +55,7 @@ def blend(
     flat. Rows before `min_history_bars` are flat: nothing is decided on too little history.
     """
     conf = pl.col("regime_confidence").fill_null(0.0).clip(0.0, 1.0)
+    names = [s.name for s in strategies]
     logits = []
     for s in strategies:
         bias = pl.lit(0.0)
@@ -63,16 +65,24 @@ def blend(
             bias = pl.when(pl.col("regime") == "chop").then(cfg.chop_bias * conf).otherwise(0.0)
         z = (_score_expr(s.name, scores) + bias) / cfg.temperature
         # NOTE: unavailable signals get exp(-inf) = 0 weight; max-subtraction below keeps exp() finite.
-        logits.append(pl.when(pl.col(f"{SIG}{s.name}").is_not_null()).then(z).otherwise(float("-inf")))
-    zmax = pl.max_horizontal(logits)
-    exps = [pl.when(zmax.is_finite()).then((lg - zmax).exp()).otherwise(0.0) for lg in logits]
-    total = pl.sum_horizontal(exps)
-    raw = [pl.when(total > 0).then(e / total).otherwise(0.0) for e in exps]
-    kept = [pl.when(w >= cfg.min_confidence).then(w).otherwise(0.0) for w in raw]
-    kept_total = pl.sum_horizontal(kept)
-    weights = [pl.when(kept_total > 0).then(k / kept_total).otherwise(0.0).alias(f"{W}{s.name}")
-               for k, s in zip(kept, strategies, strict=True)]
-    out = frame.with_columns(weights)
+        logits.append(pl.when(pl.col(f"{SIG}{s.name}").is_not_null()).then(z).otherwise(float("-inf")).alias(f"_z{s.name}"))
+    # Each stage is materialised as named columns: nesting the expressions instead would repeat every logit
+    # in every later stage and make the plan explode.
+    zmax = pl.max_horizontal([f"_z{n}" for n in names])
+    stage = frame.with_columns(logits).with_columns(zmax.alias("_zmax"))
+    stage = stage.with_columns(
+        pl.when(pl.col("_zmax").is_finite()).then((pl.col(f"_z{n}") - pl.col("_zmax")).exp()).otherwise(0.0).alias(f"_e{n}")
+        for n in names
+    ).with_columns(pl.sum_horizontal([f"_e{n}" for n in names]).alias("_etot"))
+    stage = stage.with_columns(
+        pl.when((pl.col("_etot") > 0) & (pl.col(f"_e{n}") / pl.col("_etot") >= cfg.min_confidence))
+        .then(pl.col(f"_e{n}") / pl.col("_etot")).otherwise(0.0).alias(f"_k{n}")
+        for n in names
+    ).with_columns(pl.sum_horizontal([f"_k{n}" for n in names]).alias("_ktot"))
+    weights = [pl.when(pl.col("_ktot") > 0).then(pl.col(f"_k{n}") / pl.col("_ktot")).otherwise(0.0).alias(f"{W}{n}")
+               for n in names]
+    frame = stage
+    out = frame.with_columns(weights).drop(cs.starts_with("_"))
     mixed = pl.sum_horizontal(
         [pl.col(f"{W}{s.name}") * pl.col(f"{SIG}{s.name}").fill_null(0.0) for s in strategies]
     )

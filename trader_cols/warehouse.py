@@ -17,7 +17,7 @@ import re
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -80,6 +80,7 @@ class Warehouse:
         self.bars_dir = self.root / "bars"
         self._lock_depth = 0
         self._lock_fd: int | None = None
+        self._schema_ok = False  # checked once per instance: the catalog is at this code's schema version
 
     @classmethod
     def from_config(cls, cfg) -> Warehouse:
@@ -146,13 +147,15 @@ class Warehouse:
         """
         if write and not self._lock_depth:
             raise WarehouseError("write connections need the writer lock (use `with wh.writer():`)", path=str(self.root))
-        if not self.db_path.exists() or self._needs_migration():
-            with self.writer():
-                con = self._open(read_only=False)
-                try:
-                    self._migrate(con)
-                finally:
-                    con.close()
+        if not self._schema_ok:
+            if not self.db_path.exists() or self._needs_migration():
+                with self.writer():
+                    con = self._open(read_only=False)
+                    try:
+                        self._migrate(con)
+                    finally:
+                        con.close()
+            self._schema_ok = True
         con = self._open(read_only=not write)
         try:
             con.execute("SET TimeZone = 'UTC'")
@@ -358,4 +361,4 @@ def _result_frame(con: duckdb.DuckDBPyConnection, sql: str, params: Mapping | No
 def _utc(value) -> datetime:
     """A datetime (or ISO string/date) as an aware UTC datetime; naive values are taken as UTC."""
     dt = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
-    return dt.astimezone(timezone.utc) if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
+    return dt.astimezone(UTC) if dt.tzinfo else dt.replace(tzinfo=UTC)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import polars as pl
 
@@ -109,7 +109,7 @@ def ingest(
     (tests); `now` is the as-of time for validation and the log (defaults to the clock). Symbols are fetched,
     validated and stored `batch_size` at a time.
     """
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     ingest_id = new_ingest_id(now)
     if request.source not in SOURCES:
         raise DataSourceError(f"unknown source {request.source!r}; expected one of {', '.join(SOURCES)}")
@@ -121,7 +121,9 @@ def ingest(
             good.append(check_symbol(sym))
         except WarehouseError as exc:
             failures[sym] = DataSourceError(str(exc), symbol=sym)
-    fetch = (fetchers or {}).get(request.source) or _default_fetcher(request.source, data_cfg, asset_classes)
+    fetch = (fetchers or {}).get(request.source) or _default_fetcher(
+        request.source, data_cfg, asset_classes, cache_dir=wh.root / "cache" / request.source
+    )
 
     # Symbols go through in batches: memory stays bounded by the batch, and each batch's catalog rows commit
     # with it, so an interrupted ingest leaves every finished batch fully recorded.
@@ -199,7 +201,7 @@ def _fetch(wh: Warehouse, request: IngestRequest, symbols: Sequence[str], fetch:
     return Fetched.of(frames, failures)
 
 
-def _default_fetcher(source: str, data_cfg, asset_classes) -> Fetcher:
+def _default_fetcher(source: str, data_cfg, asset_classes, cache_dir=None) -> Fetcher:
     if source == "synthetic":
         from trader_cols.sources.synthetic import fetch_synthetic
 
@@ -210,7 +212,7 @@ def _default_fetcher(source: str, data_cfg, asset_classes) -> Fetcher:
         from trader_cols.sources.yfinance import fetch_yfinance
 
         return lambda req, syms, s, e: fetch_yfinance(
-            syms, s, e, req.interval, auto_adjust=req.auto_adjust, cfg=data_cfg.yfinance
+            syms, s, e, req.interval, auto_adjust=req.auto_adjust, cfg=data_cfg.yfinance, cache_dir=cache_dir
         )
     from trader_cols.sources.files import fetch_files
 
@@ -332,7 +334,7 @@ def _write_catalog(
     wh, request, ingest_id, now, merged: pl.DataFrame, written, unchanged, summary, report: SanityReport
 ) -> None:
     started = now
-    finished = datetime.now(timezone.utc)
+    finished = datetime.now(UTC)
     log_rows = summary.select(
         pl.lit(ingest_id).alias("ingest_id"),
         pl.lit(started).cast(schema.UTC_TS).alias("started_at"),

@@ -1,0 +1,145 @@
+"""The research panel of a run: stored bars plus every feature the strategies' grids need, regime labels, asset
+classes, bar counts and realised volatility, as one long frame sorted by (symbol, ts), and the shared time index."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+
+import polars as pl
+
+from trader_cols.calendars import asset_classes, periods_per_year
+from trader_cols.errors import DataSourceError
+from trader_cols.features import FeatureSpec, compute_features
+from trader_cols.regimes import label_regimes, regime_specs
+from trader_cols.sizing import realised_vol, scale_to_vol
+from trader_cols.strategies import Strategy
+from trader_cols.warehouse import Warehouse, query_frames
+
+FEATURE_DTYPE = pl.Float32  # features are stored narrow; signals are computed from them in float64
+BAR_COLUMNS = ("open", "high", "low", "close", "volume")
+
+
+@dataclass(frozen=True)
+class Panel:
+    """Everything a walkforward reads, computed once.
+
+    `frame`: symbol, ts, bar columns, asset_class, bar_no (bars since the symbol's first stored bar), regime,
+    regime_confidence, vol (annualised realised volatility for sizing) and feature columns; all rows from the
+    first loaded bar (warm-up included).
+    `index`: the panel's time index (sorted distinct ts from `start` on): folds are positions in it.
+    """
+
+    frame: pl.DataFrame
+    index: pl.Series
+    symbols: tuple[str, ...]
+    classes: dict[str, str]
+    periods_per_year: dict[str, float]
+
+
+def feature_specs(strategies: Sequence[Strategy], fast: bool, regimes_cfg) -> tuple[FeatureSpec, ...]:
+    """Every feature spec any grid point of the strategies reads, plus the regime labeller's, deduplicated."""
+    specs: dict[FeatureSpec, None] = {}
+    for s in strategies:
+        for params in s.grid(fast):
+            specs.update(dict.fromkeys(s.features(s.resolve(params))))
+        specs.update(dict.fromkeys(s.features(s.resolve())))
+    specs.update(dict.fromkeys(regime_specs(regimes_cfg)))
+    return tuple(specs)
+
+
+def warmup_lead(warmup_bars: int) -> timedelta:
+    """Calendar days that hold `warmup_bars` business-day bars (with room for holidays)."""
+    return timedelta(days=int(warmup_bars * 7 / 5) + 10)
+
+
+def load_panel(
+    wh: Warehouse,
+    symbols: Sequence[str],
+    start: date,
+    end: date,
+    *,
+    interval: str,
+    strategies: Sequence[Strategy],
+    fast: bool,
+    warmup_bars: int,
+    regimes_cfg,
+    class_overrides: Mapping[str, str],
+    risk,
+) -> Panel:
+    """Read the bars (with `warmup_bars` of history before `start` where stored) and build the panel."""
+    first = datetime.combine(start, datetime.min.time(), UTC) - warmup_lead(warmup_bars)
+    last = datetime.combine(end, datetime.min.time(), UTC) + timedelta(days=1) - timedelta(microseconds=1)
+    bars = wh.read_bars(list(symbols), interval, first, last)
+    missing = sorted(set(symbols) - set(bars["symbol"].unique().to_list()))
+    if missing:
+        raise DataSourceError(
+            f"no stored {interval} bars between {start} and {end} for {', '.join(missing)} "
+            f"(run `tcols ingest --symbols {' '.join(missing)}` first)"
+        )
+    return build_panel(bars, start, strategies=strategies, fast=fast, regimes_cfg=regimes_cfg,
+                       class_overrides=class_overrides, risk=risk)
+
+
+def build_panel(
+    bars: pl.DataFrame,
+    start: date | datetime,
+    *,
+    strategies: Sequence[Strategy],
+    fast: bool,
+    regimes_cfg,
+    class_overrides: Mapping[str, str],
+    risk,
+) -> Panel:
+    """The panel from a long bars frame (pure: no I/O). `risk` gives the volatility look-back for sizing."""
+    bars = bars.sort("symbol", "ts")
+    symbols = tuple(bars["symbol"].unique().sort().to_list())
+    classes = asset_classes(bars, class_overrides)
+    ppy = {c: float(periods_per_year(c)) for c in set(classes.values())}
+    specs = feature_specs(strategies, fast, regimes_cfg)
+    feats = compute_features(bars.lazy(), specs).with_columns(pl.exclude("symbol", "ts").cast(FEATURE_DTYPE))
+    cls_frame = pl.DataFrame({"symbol": list(classes), "asset_class": list(classes.values())})
+    frame = (
+        bars.lazy()
+        .select("symbol", "ts", *BAR_COLUMNS)
+        .join(cls_frame.lazy(), on="symbol", how="left")
+        .with_columns(
+            pl.int_range(pl.len()).over("symbol").cast(pl.Int32).alias("bar_no"),
+            _vol_expr(risk.vol_lookback_bars, ppy),
+        )
+        .join(feats, on=["symbol", "ts"], how="left", maintain_order="left")
+        .collect()
+    )
+    labels = label_regimes(frame, regimes_cfg, query_frames)
+    frame = frame.join(labels, on=["symbol", "ts"], how="left", maintain_order="left")
+    start_ts = _utc(start)
+    index = frame.filter(pl.col("ts") >= start_ts)["ts"].unique().sort()
+    return Panel(frame=frame, index=index, symbols=symbols, classes=classes, periods_per_year=ppy)
+
+
+def _vol_expr(lookback: int, ppy: Mapping[str, float]) -> pl.Expr:
+    """Annualised realised volatility with each row's asset-class periods per year (causal, per symbol)."""
+    classes = sorted(ppy)
+    expr = realised_vol(pl.col("close"), lookback, ppy[classes[0]])
+    for c in classes[1:]:
+        expr = pl.when(pl.col("asset_class") == c).then(realised_vol(pl.col("close"), lookback, ppy[c])).otherwise(expr)
+    return expr.alias("vol")
+
+
+def sized_targets(signal: pl.Expr, risk) -> pl.Expr:
+    """Volatility-targeted weights from a signal and the panel's `vol` column, capped at max_position_pct."""
+    return scale_to_vol(signal, pl.col("vol"), vol_target=risk.vol_target, max_weight=risk.max_position_pct)
+
+
+def window(frame: pl.DataFrame | pl.LazyFrame, index: pl.Series, lo: int, hi: int):
+    """Rows of the panel whose ts is in index[lo:hi] (half-open positions); lazy in, lazy out."""
+    t0, t1 = index[lo], index[hi - 1]
+    return frame.filter(pl.col("ts").is_between(t0, t1))
+
+
+def _utc(value: date | datetime) -> datetime:
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    return datetime.combine(value, datetime.min.time(), UTC)
+

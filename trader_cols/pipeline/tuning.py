@@ -1,0 +1,99 @@
+"""Level-2 tuning of one fold: every grid point of every strategy simulated on the training window in one batched
+kernel call per asset class, scored by the composite, and the best set per (asset class, strategy) chosen."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+
+from trader_cols import metrics
+from trader_cols.composer import composite_score
+from trader_cols.pipeline.panel import sized_targets
+from trader_cols.sim import simulate_batch
+from trader_cols.strategies import Strategy
+
+CHOSEN: dict[str, pl.DataType] = {
+    "asset_class": pl.String(), "strategy": pl.String(), "params_json": pl.String(), "score": pl.Float64(),
+    "cagr": pl.Float64(), "sharpe": pl.Float64(), "win_rate": pl.Float64(), "avg_trade": pl.Float64(),
+    "chosen": pl.Boolean(),
+}
+
+
+@dataclass(frozen=True)
+class GridPoint:
+    """One parameter set of one strategy; `key` is its canonical JSON (sorted keys)."""
+
+    strategy: str
+    params: dict
+    key: str
+
+
+def grid_points(strategies: Sequence[Strategy], fast: bool) -> list[GridPoint]:
+    """All grid points of all strategies in a fixed order (strategy order, then grid order)."""
+    return [
+        GridPoint(s.name, p, json.dumps(p, sort_keys=True))
+        for s in strategies
+        for p in (s.resolve(g) for g in s.grid(fast))
+    ]
+
+
+def exposed_bar_stats(equity: np.ndarray, gross: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Win rate and mean return over the bars a set held a position ([P, T] arrays → two [P] arrays).
+
+    The batched kernel keeps no fill log, so level 2 scores trades by their bars: a bar held counts as a win when
+    its equity return is positive. Sets that never hold a position score 0 on both."""
+    r = metrics.bar_returns(equity)
+    held = gross[:, :-1] > 1e-12
+    n = held.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        win = np.where(n > 0, ((r > 0) & held).sum(axis=1) / n, 0.0)
+        avg = np.where(n > 0, (r * held).sum(axis=1) / n, 0.0)
+    return win, avg
+
+
+def tune_fold(
+    train: pl.DataFrame,
+    strategies: Mapping[str, Strategy],
+    points: Sequence[GridPoint],
+    *,
+    sim_params,
+    risk,
+    score_weights,
+    periods_per_year: Mapping[str, float],
+) -> pl.DataFrame:
+    """Score every grid point on the training rows of each asset class; rows in `CHOSEN` schema, one per
+    (asset class, grid point), `chosen` marking the best per (asset class, strategy) (first in grid order on ties).
+    """
+    out = []
+    for asset_class in sorted(train["asset_class"].unique().to_list()):
+        sub = train.filter(pl.col("asset_class") == asset_class)
+        wide = sub.select(
+            "symbol", "ts",
+            *[sized_targets(strategies[p.strategy].signal_expr(p.params), risk).alias(f"t{k}")
+              for k, p in enumerate(points)],
+        )
+        frames = [wide.select("symbol", "ts", pl.col(f"t{k}").alias("target_weight")) for k in range(len(points))]
+        res = simulate_batch(sub.select("symbol", "ts", "open", "high", "low", "close"), frames, sim_params)
+        ppy = periods_per_year[asset_class]
+        win, avg = exposed_bar_stats(res.equity, res.gross_exposure)
+        m = {
+            "cagr": metrics.cagr(res.equity, ppy),
+            "sharpe": metrics.sharpe(metrics.bar_returns(res.equity), ppy),
+            "win_rate": win,
+            "avg_trade": avg,
+        }
+        score = composite_score(m, score_weights)
+        rows = pl.DataFrame({
+            "asset_class": asset_class,
+            "strategy": [p.strategy for p in points],
+            "params_json": [p.key for p in points],
+            "score": score, **{k: np.asarray(v, dtype=np.float64) for k, v in m.items()},
+        }).with_row_index("_k")
+        best = rows.sort(["strategy", "score", "_k"], descending=[False, True, False]).group_by(
+            "strategy", maintain_order=True).first()["_k"]
+        out.append(rows.with_columns(pl.col("_k").is_in(best.implode()).alias("chosen")).drop("_k"))
+    return pl.concat(out).cast(CHOSEN) if out else pl.DataFrame(schema=CHOSEN)
