@@ -6,8 +6,10 @@ The public API (`trader_cols.ingest`, `query`, `bars`, `get_config`, `open_wareh
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
+from trader_cols._version import __version__
+
 _API = ("ingest", "query", "bars", "get_config", "open_warehouse")
+__all__ = ["__version__", *_API]
 
 
 def __getattr__(name: str):

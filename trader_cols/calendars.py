@@ -80,3 +80,13 @@ def periods_per_year(asset_class: str) -> int:
 def calendar_of(asset_class: str) -> str:
     """'every_day' (crypto) or 'business_days' (equities and ETFs): the calendar gaps are measured against."""
     return CALENDARS[asset_class]
+
+
+def asset_classes_of(symbols: pl.Series, overrides: Mapping[str, str] | None = None) -> pl.Series:
+    """equity | etf | crypto for each element of a symbol column, by name alone (`classify_symbol`; equity when
+    the name says nothing). For checks that run before the data can speak."""
+    overrides = dict(overrides or {})
+    check_overrides(overrides)
+    names = symbols.cast(pl.String)
+    mapping = {s: classify_symbol(s, overrides) or "equity" for s in names.drop_nulls().unique().to_list()}
+    return names.replace_strict(mapping, default=None, return_dtype=pl.String).alias("asset_class")

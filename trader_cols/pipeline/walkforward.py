@@ -81,15 +81,15 @@ def new_run_id(kind: str, cfg_hash: str, now: datetime) -> str:
 
 def code_version() -> str:
     """Package version plus a hash of the package's Python and SQL sources: identifies the code that ran."""
-    import trader_cols
+    from trader_cols._version import __version__
     from trader_cols.sqlfiles import resource_dir
 
-    root = Path(trader_cols.__file__).parent
+    root = Path(__file__).resolve().parents[1]
     h = hashlib.sha256()
     for p in sorted([*root.rglob("*.py"), *resource_dir("sql").rglob("*.sql")]):
         h.update(p.name.encode())
         h.update(p.read_bytes())
-    return f"{trader_cols.__version__}+{h.hexdigest()[:12]}"
+    return f"{__version__}+{h.hexdigest()[:12]}"
 
 
 def data_version(wh: Warehouse, interval: str, symbols: Sequence[str]) -> str:

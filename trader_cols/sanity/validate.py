@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 
 import polars as pl
 
+from trader_cols.calendars import asset_classes_of
 from trader_cols.config import DataSanityConfig
 from trader_cols.errors import ConfigError
-from trader_cols.sanity._assets import asset_classes_of
 from trader_cols.sanity.checks import (
     finding,
     flag_frame,

@@ -18,13 +18,13 @@ import numpy as np
 import polars as pl
 
 from trader_cols import schema
+from trader_cols.calendars import classify_symbol
 from trader_cols.errors import DataSourceError
 from trader_cols.sources.base import Fetched
 
 EPOCH = date(1990, 1, 1)
 PRICE_FLOOR, PRICE_CEILING = 5.0, 5000.0  # log prices reflect at these bounds so decades of random walk stay sane
 MEAN_DWELL_BARS = 60  # mean regime length, in daily bars
-CRYPTO_SUFFIXES = ("-USD", "-USDT", "-USDC", "-EUR", "-BTC", "-ETH")
 _INTRADAY_MINUTES = {"1m": 1, "2m": 2, "5m": 5, "15m": 15, "30m": 30, "60m": 60, "90m": 90, "1h": 60}
 # Per-regime daily (drift scale, volatility); index = position in schema.REGIMES (trend, chop, volatile).
 _VOL = np.array([0.010, 0.007, 0.028])
@@ -38,11 +38,6 @@ class SyntheticBars:
 
     bars: pl.DataFrame
     regimes: pl.DataFrame
-
-
-def is_crypto_symbol(symbol: str) -> bool:
-    """Crypto by ticker pattern (BTC-USD, ETH-USDT, ...)."""
-    return symbol.upper().endswith(CRYPTO_SUFFIXES)
 
 
 def _streams(seed: int, symbol: str, n_streams: int) -> list[np.random.Generator]:
@@ -145,8 +140,7 @@ def generate(
     cols: dict[str, list[np.ndarray]] = {c: [] for c in ("ts", "open", "high", "low", "close", "volume", "regime")}
     counts = []
     for symbol in symbols:
-        cls = (asset_classes or {}).get(symbol)
-        crypto = cls == "crypto" if cls else is_crypto_symbol(symbol)
+        crypto = classify_symbol(symbol, asset_classes) == "crypto"
         days = _calendar(end, crypto)
         path = _daily_path(seed, symbol, len(days), crypto)
         keep_days = days >= np.datetime64(start, "D")
