@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(exc.exit_code)
 
 
-GREEDY_OPTIONS = ("--symbols",)
+GREEDY_OPTIONS = ("--symbols", "--compare")
 
 
 def expand_multi_values(args: list[str]) -> list[str]:
