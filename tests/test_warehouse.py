@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import multiprocessing as mp
+import re
 import time
 
 import duckdb
@@ -11,6 +12,7 @@ import pytest
 
 from trader_cols import schema
 from trader_cols.errors import WarehouseError
+from trader_cols.sqlfiles import load_sql
 from trader_cols.warehouse import Warehouse, check_symbol, migration_versions
 
 
@@ -31,11 +33,13 @@ def test_older_warehouse_is_migrated_on_open(warehouse):
     warehouse.query("SELECT 1")  # create
     con = duckdb.connect(str(warehouse.db_path))
     last = migration_versions()[-1]
+    table = re.search(r"CREATE TABLE (\w+)", load_sql(last[1])).group(1)
     con.execute("DELETE FROM schema_version WHERE version = ?", [last[0]])
-    con.execute("DROP TABLE quarantine")
+    con.execute(f"DROP TABLE {table}")
     con.close()
-    assert warehouse.query("SELECT count(*) AS n FROM quarantine")["n"].item() == 0
-    assert warehouse.query("SELECT max(version) AS v FROM schema_version")["v"].item() == last[0]
+    fresh = Warehouse(warehouse.root)  # a new process opening the older catalog
+    assert fresh.query(f"SELECT count(*) AS n FROM {table}")["n"].item() == 0
+    assert fresh.query("SELECT max(version) AS v FROM schema_version")["v"].item() == last[0]
 
 
 def test_newer_warehouse_is_a_clear_error(warehouse):
@@ -44,7 +48,7 @@ def test_newer_warehouse_is_a_clear_error(warehouse):
     con.execute("INSERT INTO schema_version VALUES (999, 'from_the_future', now())")
     con.close()
     with pytest.raises(WarehouseError, match="newer than this trader_cols"):
-        warehouse.query("SELECT 1")
+        Warehouse(warehouse.root).query("SELECT 1")  # opened by a process of an older trader_cols
 
 
 def test_bar_file_write_is_atomic_and_readable(warehouse):
