@@ -53,14 +53,21 @@ def env() -> dict[str, str]:
 
 
 def demo() -> None:
-    """The main job, offline: synthetic bars for a few symbols into ./warehouse, then what landed, then SQL."""
+    """The main job, offline: synthetic bars into ./warehouse, a walkforward over them, its out-of-sample
+    summary, then SQL over the stored results."""
     tcols = [BIN / "tcols"]
-    run([*tcols, "ingest", "--source", "synthetic", "--symbols", *DEMO_SYMBOLS,
-         "--start", "2015-01-01", "--end", "2024-12-31"], env=env())
-    run([*tcols, "warehouse", "info"], env=env())
+    symbols = ",".join(DEMO_SYMBOLS)
+    run([*tcols, "ingest", "--source", "synthetic", "--symbols", symbols, "--start", "2014-01-01",
+         "--end", "2024-12-31"], env=env())
+    run([*tcols, "walkforward", "--symbols", symbols, "--start-date", "2016-01-01", "--end-date", "2024-12-31",
+         "--train-len", "504", "--test-len", "126", "--stride", "126"], env=env())
     run([*tcols, "sql",
-         "SELECT symbol, count(*) AS bars, round(min(close), 2) AS min_close, round(max(close), 2) AS max_close "
-         "FROM bars GROUP BY symbol ORDER BY symbol"], env=env())
+         "SELECT fold, test_start_ts::DATE AS test_start, test_end_ts::DATE AS test_end, round(cagr, 3) AS cagr, "
+         "round(sharpe, 2) AS sharpe, round(max_drawdown, 3) AS max_dd, trades FROM fold_report "
+         "WHERE run_id = (SELECT run_id FROM latest_run) ORDER BY fold"], env=env())
+    run([*tcols, "sql",
+         "SELECT regime, round(pnl, 2) AS pnl, symbol_bars FROM attribution_by_regime "
+         "WHERE run_id = (SELECT run_id FROM latest_run) ORDER BY pnl DESC"], env=env())
 
 
 def test(extra: list[str]) -> None:
