@@ -300,3 +300,23 @@ def test_sim_params_accepts_the_project_config():
     assert p.max_position_pct == RiskConfig().max_position_pct
     assert p.fill_on_close is False and p.lot_size == 0.0
     assert p.stop_loss_pct == RiskConfig().stop_loss_pct
+
+
+def test_batch_from_a_wide_frame_equals_batch_from_long_frames():
+    import numpy as np
+    import polars as pl
+
+    from trader_cols.sim import SimParams, simulate_batch
+    from trader_cols.sources.synthetic import generate
+
+    bars = generate(["AAA", "BTC-USD"], "2021-01-01", "2021-06-30", seed=4).bars
+    rng = np.random.default_rng(8)
+    wide = bars.select("symbol", "ts").with_columns(
+        pl.Series("a", rng.uniform(-0.5, 0.5, bars.height)), pl.Series("b", rng.uniform(0, 0.4, bars.height))
+    )
+    params = SimParams(commission_bps=1.0, slippage_bps=2.0, max_gross_leverage=1.0)
+    long_sets = [wide.select("symbol", "ts", pl.col(c).alias("target_weight")) for c in ("a", "b")]
+    by_list = simulate_batch(bars, long_sets, params)
+    by_wide = simulate_batch(bars, wide, params, columns=["a", "b"])
+    assert np.array_equal(by_list.equity, by_wide.equity)
+    assert by_wide.param_sets == ("a", "b")

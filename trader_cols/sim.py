@@ -269,15 +269,21 @@ def target_array(targets: pl.DataFrame, market: Market, column: str = TARGET) ->
 
     Symbols or timestamps the bars do not have, duplicates and infinite weights are DataSanityErrors.
     """
-    missing = [c for c in ("symbol", "ts", column) if c not in targets.columns]
+    return target_arrays(targets, market, [column])[0]
+
+
+def target_arrays(targets: pl.DataFrame, market: Market, columns: list[str]) -> np.ndarray:
+    """Several target columns of one long frame → `[len(columns), *layout]`, mapping rows to cells once."""
+    missing = [c for c in ("symbol", "ts", *columns) if c not in targets.columns]
     if missing:
         raise DataSanityError(f"targets lack columns {missing}")
     n_bars, n = len(market.ts), len(market.symbols)
     shape = (n, n_bars) if market.symbol_major else (n_bars, n)
     targets = targets.rechunk()
-    values = _column(targets, column)
-    if np.isinf(values).any():
-        raise DataSanityError(f"targets have {int(np.isinf(values).sum())} infinite weights")
+    values = [_column(targets, c) for c in columns]
+    for c, v in zip(columns, values, strict=True):
+        if np.isinf(v).any():
+            raise DataSanityError(f"targets {c} have {int(np.isinf(v).sum())} infinite weights")
     codes = _codes(targets.get_column("symbol"), market.symbols, "targets")
     ts = targets.get_column("ts").cast(UTC_TS).to_physical().to_numpy()
     if (
@@ -285,15 +291,19 @@ def target_array(targets: pl.DataFrame, market: Market, column: str = TARGET) ->
         and np.array_equal(ts.reshape(shape), _grid_ts(market, shape))
         and _layout(codes, ts, n_bars, n, market.symbol_major)
     ):
-        return _frozen(values.reshape(shape))
+        if len(values) == 1:  # a view of the Arrow buffer, no copy
+            return _frozen(values[0].reshape(shape))[None]
+        return _frozen(np.stack([v.reshape(shape) for v in values]))
+    out = np.empty((len(columns), *shape))
     ti = _ts_index(ts, market.ts, "targets")
     rows, cols = (codes, ti) if market.symbol_major else (ti, codes)
     seen = np.zeros(shape, dtype=np.int64)
     np.add.at(seen, (rows, cols), 1)
     if (seen > 1).any():
         raise DataSanityError(f"targets have {int((seen > 1).sum())} duplicate (symbol, ts) rows")
-    out = np.full(shape, np.nan)
-    out[rows, cols] = values
+    out.fill(np.nan)
+    for k, v in enumerate(values):
+        out[k][rows, cols] = v
     return _frozen(out)
 
 
@@ -483,14 +493,21 @@ def simulate_batch(
     params: SimParams,
     *,
     session_tz: str = "UTC",
+    columns: list[str] | None = None,
 ) -> BatchResult:
     """Simulate P target sets over the same bars in one kernel call, in parallel over the sets (no fills kept).
 
-    `targets_by_set` is a list of long target frames (labelled 0..P-1) or one long frame with a `param_set`
-    column (labelled by its sorted distinct values). Each set is a shared-cash book as in `simulate`.
+    `targets_by_set` is a list of long target frames (labelled 0..P-1), one long frame with a `param_set`
+    column (labelled by its sorted distinct values), or — with `columns` — one wide frame (symbol, ts and one
+    target column per set, labelled by the column names; the cheapest form). Each set is a shared-cash book as
+    in `simulate`.
     """
     params = coerce_params(params)
     market = market_arrays(bars, session_tz=session_tz)
+    if columns is not None:
+        if not columns:
+            raise DataSanityError("simulate_batch needs at least one target set")
+        return _run_batch(market, target_arrays(targets_by_set, market, list(columns)), tuple(columns), params)
     if isinstance(targets_by_set, pl.DataFrame):
         if "param_set" not in targets_by_set.columns:
             raise DataSanityError(
@@ -506,12 +523,16 @@ def simulate_batch(
     stacked = np.empty((len(frames), *market.close.shape))
     for k, frame in enumerate(frames):
         stacked[k] = target_array(frame, market)
+    return _run_batch(market, _frozen(stacked), labels, params)
+
+
+def _run_batch(market: Market, stacked: np.ndarray, labels: tuple, params: SimParams) -> BatchResult:
     equity, gross, stats = simulate_batch_nb(
         market.open,
         market.high,
         market.low,
         market.close,
-        _frozen(stacked),
+        stacked,
         market.tradable,
         market.session_id,
         params,

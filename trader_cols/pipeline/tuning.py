@@ -55,6 +55,22 @@ def exposed_bar_stats(equity: np.ndarray, gross: np.ndarray) -> tuple[np.ndarray
     return win, avg
 
 
+def target_columns(points: Sequence[GridPoint]) -> list[str]:
+    """Names of the per-grid-point target weight columns."""
+    return [f"t{k}" for k in range(len(points))]
+
+
+def sized_grid_targets(frame: pl.DataFrame, strategies: Mapping[str, Strategy], points: Sequence[GridPoint],
+                       risk) -> pl.DataFrame:
+    """The vol-targeted weight of every grid point on every row of `frame` (columns `target_columns(points)`).
+
+    Causal row by row, so it can be computed once over the whole panel and sliced per fold."""
+    return frame.select(
+        *[sized_targets(strategies[p.strategy].signal_expr(p.params), risk).alias(name)
+          for p, name in zip(points, target_columns(points), strict=True)]
+    )
+
+
 def tune_fold(
     train: pl.DataFrame,
     strategies: Mapping[str, Strategy],
@@ -67,17 +83,16 @@ def tune_fold(
 ) -> pl.DataFrame:
     """Score every grid point on the training rows of each asset class; rows in `CHOSEN` schema, one per
     (asset class, grid point), `chosen` marking the best per (asset class, strategy) (first in grid order on ties).
+    `train` may already carry the grid's target columns (`sized_grid_targets` over the whole panel).
     """
+    cols = target_columns(points)
+    if not set(cols) <= set(train.columns):  # not precomputed over the panel: size this window's rows
+        train = train.hstack(sized_grid_targets(train, strategies, points, risk))
     out = []
     for asset_class in sorted(train["asset_class"].unique().to_list()):
         sub = train.filter(pl.col("asset_class") == asset_class)
-        wide = sub.select(
-            "symbol", "ts",
-            *[sized_targets(strategies[p.strategy].signal_expr(p.params), risk).alias(f"t{k}")
-              for k, p in enumerate(points)],
-        )
-        frames = [wide.select("symbol", "ts", pl.col(f"t{k}").alias("target_weight")) for k in range(len(points))]
-        res = simulate_batch(sub.select("symbol", "ts", "open", "high", "low", "close"), frames, sim_params)
+        res = simulate_batch(sub.select("symbol", "ts", "open", "high", "low", "close"), sub.select("symbol", "ts", *cols),
+                             sim_params, columns=cols)
         ppy = periods_per_year[asset_class]
         win, avg = exposed_bar_stats(res.equity, res.gross_exposure)
         m = {

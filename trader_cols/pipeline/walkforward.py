@@ -26,7 +26,7 @@ from trader_cols.logs import get_logger, progress
 from trader_cols.pipeline.ingest import IngestRequest, ingest
 from trader_cols.pipeline.oos import OOSResult, run_oos
 from trader_cols.pipeline.panel import Panel, load_panel, warmup_lead, window
-from trader_cols.pipeline.tuning import CHOSEN, grid_points, tune_fold
+from trader_cols.pipeline.tuning import CHOSEN, grid_points, sized_grid_targets, tune_fold
 from trader_cols.sanity import raise_on_errors, validate
 from trader_cols.sanity.lookahead import assert_causal
 from trader_cols.sim import sim_params
@@ -36,6 +36,9 @@ from trader_cols.warehouse import Warehouse
 log = get_logger(__name__)
 PERF_MODES = ("RELAXED", "STRICT")
 TASKS_PER_WORKER = 16  # folds a worker process tunes before it is replaced (bounds memory growth)
+# Grid targets are sized once over the whole panel when rows × grid points stays under this (else per fold).
+PRECOMPUTE_CELLS = 25_000_000
+STORE_EVERY_S = 2.0  # tuned folds are committed at least this often (what a resume can lose)
 
 
 @dataclass(frozen=True)
@@ -171,9 +174,14 @@ def run(
     t = time.perf_counter()
     todo = [f for f in folds if f.index not in done]
     chosen = dict(done)
+    pending: list[tuple[Fold, pl.DataFrame, float]] = []
+    last_store = time.monotonic()
     for f, table, secs in _tune_all(panel, todo, strategies, req, cfg, params):
         chosen[f.index] = table
-        _store_fold(wh, run_id, panel, f, table, secs)
+        pending.append((f, table, secs))
+        if time.monotonic() - last_store >= STORE_EVERY_S or f is todo[-1]:
+            _store_folds(wh, run_id, panel, pending)
+            pending, last_store = [], time.monotonic()
         best = table.filter(pl.col("chosen")).sort("score", descending=True).row(0, named=True) if table.height else {}
         log.info(
             "fold %d/%d: train %s..%s, test %s..%s, tuned in %.2f s; best %s %s (score %.3f)",
@@ -204,6 +212,8 @@ def _tune_all(panel: Panel, folds: Sequence[Fold], strategies, req: RunRequest, 
     by_name = {s.name: s for s in strategies}
     kwargs = dict(sim_params=params, risk=cfg.risk, score_weights=cfg.composer.score_weights,
                   periods_per_year=panel.periods_per_year)
+    if panel.frame.height * len(points) <= PRECOMPUTE_CELLS:
+        panel = replace(panel, frame=panel.frame.hstack(sized_grid_targets(panel.frame, by_name, points, cfg.risk)))
     if req.jobs <= 1 or len(folds) <= 1:
         for f in progress(folds, label="folds", total=len(folds)):
             t = time.perf_counter()
@@ -346,21 +356,24 @@ def _start_run(wh, run_id, req: RunRequest, cfg: Config, cfg_hash, now, params) 
         Warehouse.insert(con, "runs", row)
 
 
-def _store_fold(wh: Warehouse, run_id: str, panel: Panel, f: Fold, table: pl.DataFrame, secs: float) -> None:
-    """The fold's window and tuning table, in one transaction (a resumed run skips folds stored here)."""
+def _store_folds(wh: Warehouse, run_id: str, panel: Panel, tuned: Sequence[tuple[Fold, pl.DataFrame, float]]) -> None:
+    """Tuned folds' windows and tuning tables, in one transaction (a resumed run skips folds stored here)."""
     ix = panel.index
-    fold_row = pl.DataFrame([{
+    fold_rows = pl.DataFrame([{
         "run_id": run_id, "fold": f.index, "warmup_start_ts": ix[f.warmup_start], "train_start_ts": ix[f.train_start],
         "train_end_ts": ix[f.train_end - 1], "test_start_ts": ix[f.test_start], "test_end_ts": ix[f.test_end - 1],
         "train_bars": f.train_end - f.train_start, "test_bars": f.test_end - f.test_start, "tune_seconds": secs,
-    }])
-    rows = table.with_columns(pl.lit(run_id).alias("run_id"), pl.lit(f.index, pl.Int32).alias("fold"))
+    } for f, _, secs in tuned])
+    rows = pl.concat([t.with_columns(pl.lit(run_id).alias("run_id"), pl.lit(f.index, pl.Int32).alias("fold"))
+                      for f, t, _ in tuned])
+    ids = [f.index for f, _, _ in tuned]
     with wh.writer(), wh.connect(write=True, views=False) as con:
         con.execute("BEGIN TRANSACTION")
         try:
-            con.execute("DELETE FROM folds WHERE run_id = $r AND fold = $f", {"r": run_id, "f": f.index})
-            con.execute("DELETE FROM chosen_params WHERE run_id = $r AND fold = $f", {"r": run_id, "f": f.index})
-            Warehouse.insert(con, "folds", fold_row)
+            con.execute("DELETE FROM folds WHERE run_id = $r AND list_contains($f, fold)", {"r": run_id, "f": ids})
+            con.execute("DELETE FROM chosen_params WHERE run_id = $r AND list_contains($f, fold)",
+                        {"r": run_id, "f": ids})
+            Warehouse.insert(con, "folds", fold_rows)
             Warehouse.insert(con, "chosen_params", rows)
             con.execute("COMMIT")
         except Exception:
