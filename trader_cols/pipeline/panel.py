@@ -3,6 +3,7 @@ classes, bar counts and realised volatility, as one long frame sorted by (symbol
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -18,6 +19,7 @@ from trader_cols.strategies import Strategy
 from trader_cols.warehouse import Warehouse, query_frames
 
 FEATURE_DTYPE = pl.Float32  # features are stored narrow; signals are computed from them in float64
+BATCH_SYMBOLS = 64  # symbols whose features and regimes are computed together
 BAR_COLUMNS = ("open", "high", "low", "close", "volume")
 
 
@@ -92,30 +94,57 @@ def build_panel(
     class_overrides: Mapping[str, str],
     risk,
 ) -> Panel:
-    """The panel from a long bars frame (pure: no I/O). `risk` gives the volatility look-back for sizing."""
-    bars = bars.sort("symbol", "ts")
-    symbols = tuple(bars["symbol"].unique().sort().to_list())
+    """The panel from a long bars frame (pure: no I/O). `risk` gives the volatility look-back for sizing.
+
+    Symbols are processed `BATCH_SYMBOLS` at a time (every computation is per symbol), and only the feature
+    columns some signal or the regime labeller reads are kept, as float32: memory stays near the final frame's."""
+    if not bars.get_column("symbol").is_sorted() or bars.select(
+        (pl.col("ts").diff().over("symbol") < pl.duration(microseconds=0)).any()
+    ).item():
+        bars = bars.sort("symbol", "ts")
+    symbols = tuple(bars["symbol"].unique(maintain_order=True).to_list())
     classes = asset_classes(bars, class_overrides)
     ppy = {c: float(periods_per_year(c)) for c in set(classes.values())}
     specs = feature_specs(strategies, fast, regimes_cfg)
-    feats = compute_features(bars.lazy(), specs).with_columns(pl.exclude("symbol", "ts").cast(FEATURE_DTYPE))
+    keep = used_feature_columns(strategies, fast, regimes_cfg, specs)
     cls_frame = pl.DataFrame({"symbol": list(classes), "asset_class": list(classes.values())})
-    frame = (
-        bars.lazy()
-        .select("symbol", "ts", *BAR_COLUMNS)
-        .join(cls_frame.lazy(), on="symbol", how="left")
-        .with_columns(
-            pl.int_range(pl.len()).over("symbol").cast(pl.Int32).alias("bar_no"),
-            _vol_expr(risk.vol_lookback_bars, ppy),
+    counts = bars.group_by("symbol", maintain_order=True).len()["len"].to_list()
+    offsets = [0, *itertools.accumulate(counts)]
+    parts = []
+    for i in range(0, len(symbols), BATCH_SYMBOLS):
+        lo, hi = offsets[i], offsets[min(i + BATCH_SYMBOLS, len(symbols))]
+        chunk = bars.slice(lo, hi - lo)
+        feats = compute_features(chunk.lazy(), specs).select(
+            "symbol", "ts", *[pl.col(c).cast(FEATURE_DTYPE) for c in keep])
+        frame = (
+            chunk.lazy()
+            .select("symbol", "ts", *BAR_COLUMNS)
+            .join(cls_frame.lazy(), on="symbol", how="left")
+            .with_columns(
+                pl.int_range(pl.len()).over("symbol").cast(pl.Int32).alias("bar_no"),
+                _vol_expr(risk.vol_lookback_bars, ppy),
+            )
+            .join(feats, on=["symbol", "ts"], how="left", maintain_order="left")
+            .collect()
         )
-        .join(feats, on=["symbol", "ts"], how="left", maintain_order="left")
-        .collect()
-    )
-    labels = label_regimes(frame, regimes_cfg, query_frames)
-    frame = frame.join(labels, on=["symbol", "ts"], how="left", maintain_order="left")
+        labels = label_regimes(frame, regimes_cfg, query_frames)
+        parts.append(frame.join(labels, on=["symbol", "ts"], how="left", maintain_order="left")
+                     .with_columns(pl.col("regime_confidence").cast(FEATURE_DTYPE)))
+    frame = pl.concat(parts, rechunk=True) if parts else pl.DataFrame()
     start_ts = _utc(start)
     index = frame.filter(pl.col("ts") >= start_ts)["ts"].unique().sort()
     return Panel(frame=frame, index=index, symbols=symbols, classes=classes, periods_per_year=ppy)
+
+
+def used_feature_columns(strategies: Sequence[Strategy], fast: bool, regimes_cfg, specs) -> list[str]:
+    """The feature columns some grid point's signal or the regime labeller reads, in spec order."""
+    names: set[str] = set()
+    for s in strategies:
+        for params in [*s.grid(fast), s.resolve()]:
+            names |= set(s.signal_expr(params).meta.root_names())
+    for spec in regime_specs(regimes_cfg):
+        names.add(spec.columns[0])
+    return [c for spec in specs for c in spec.columns if c in names]
 
 
 def _vol_expr(lookback: int, ppy: Mapping[str, float]) -> pl.Expr:
