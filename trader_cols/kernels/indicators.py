@@ -50,16 +50,16 @@ def segment_bounds_nb(seg_ids):
 
 
 @njit(cache=True, nogil=True)
-def _fill_nan(out, stop):
+def _fill_nan_nb(out, stop):
     for i in range(min(stop, out.shape[0])):
         out[i] = np.nan
 
 
 @njit(cache=True, nogil=True)
-def _sma_seg(x, out, n):
+def _sma_seg_nb(x, out, n):
     """Simple mean of the last n values (running sum, as TA-Lib SMA); first value at n - 1."""
     m = x.shape[0]
-    _fill_nan(out, n - 1)
+    _fill_nan_nb(out, n - 1)
     if m < n:
         return
     acc = 0.0
@@ -79,10 +79,10 @@ def _sma_seg(x, out, n):
 
 
 @njit(cache=True, nogil=True)
-def _ema_seg(x, out, n, first):
+def _ema_seg_nb(x, out, n, first):
     """EMA with k = 2 / (n + 1), seeded at index `first` with the mean of x[first - n + 1 .. first]."""
     m = x.shape[0]
-    _fill_nan(out, first)
+    _fill_nan_nb(out, first)
     if m <= first:
         return
     acc = 0.0
@@ -97,32 +97,32 @@ def _ema_seg(x, out, n, first):
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _true_range(high, low, close, i):
+def _true_range_nb(high, low, close, i):
     """True range of bar i >= 1 (it needs the previous close)."""
     return max(high[i] - low[i], abs(high[i] - close[i - 1]), abs(low[i] - close[i - 1]))
 
 
 @njit(cache=True, nogil=True)
-def _atr_seg(high, low, close, out, n, first):
+def _atr_seg_nb(high, low, close, out, n, first):
     """Wilder-smoothed true range: seed at `first` = mean TR of bars first-n+1..first (>= 1), then
     atr = (atr (n - 1) + tr) / n. One pass, no temporary."""
     m = high.shape[0]
-    _fill_nan(out, first)
+    _fill_nan_nb(out, first)
     if m <= first:
         return
     acc = 0.0
     for i in range(first - n + 1, first + 1):
-        acc += _true_range(high, low, close, i)
+        acc += _true_range_nb(high, low, close, i)
     prev = acc / n
     out[first] = prev
     inv_n = 1.0 / n
     for i in range(first + 1, m):
-        prev = (prev * (n - 1) + _true_range(high, low, close, i)) * inv_n
+        prev = (prev * (n - 1) + _true_range_nb(high, low, close, i)) * inv_n
         out[i] = prev
 
 
 @njit(cache=True, nogil=True)
-def _rolling_max_min_seg(hi, lo, hh, ll, n):
+def _rolling_max_min_seg_nb(hi, lo, hh, ll, n):
     """hh = max of the last n `hi`, ll = min of the last n `lo` (exact); first values at n - 1.
 
     van Herk / Gil-Werman: in blocks of n bars, a running extreme from each block's start (ahead) and
@@ -130,8 +130,8 @@ def _rolling_max_min_seg(hi, lo, hh, ll, n):
     Three branch-free passes whatever the data, both extremes in the same loops.
     """
     m = hi.shape[0]
-    _fill_nan(hh, n - 1)
-    _fill_nan(ll, n - 1)
+    _fill_nan_nb(hh, n - 1)
+    _fill_nan_nb(ll, n - 1)
     if m < n:
         return
     ahead_h = np.empty(m)
@@ -172,7 +172,7 @@ def _rolling_max_min_seg(hi, lo, hh, ll, n):
 
 
 @njit(cache=True, nogil=True)
-def _window_mean_m2(x, lo, hi):
+def _window_mean_m2_nb(x, lo, hi):
     """Mean and sum of squared deviations of x[lo:hi], two-pass (exact up to rounding)."""
     total = 0.0
     for j in range(lo, hi):
@@ -186,7 +186,7 @@ def _window_mean_m2(x, lo, hi):
 
 
 @njit(cache=True, nogil=True)
-def _rolling_mean_std_seg(x, mean_out, std_out, n, ddof, first):
+def _rolling_mean_std_seg_nb(x, mean_out, std_out, n, ddof, first):
     """Rolling mean and standard deviation of x over n values, x valid from index `first`.
 
     Sliding Welford update, re-based on an exact two-pass window every n bars so rounding residue
@@ -195,15 +195,15 @@ def _rolling_mean_std_seg(x, mean_out, std_out, n, ddof, first):
     """
     m = x.shape[0]
     start_out = first + n - 1
-    _fill_nan(mean_out, start_out)
-    _fill_nan(std_out, start_out)
+    _fill_nan_nb(mean_out, start_out)
+    _fill_nan_nb(std_out, start_out)
     if m <= start_out:
         return
     inv_n = 1.0 / n
     equal_run = 1  # length of the run of equal values ending at the current index
     for j in range(first + 1, start_out + 1):
         equal_run = equal_run + 1 if x[j] == x[j - 1] else 1
-    mean, m2 = _window_mean_m2(x, first, start_out + 1)
+    mean, m2 = _window_mean_m2_nb(x, first, start_out + 1)
     since = 0
     for i in range(start_out, m):
         if i > start_out:
@@ -211,7 +211,7 @@ def _rolling_mean_std_seg(x, mean_out, std_out, n, ddof, first):
             equal_run = equal_run + 1 if new == x[i - 1] else 1
             since += 1
             if since == n:
-                mean, m2 = _window_mean_m2(x, i - n + 1, i + 1)
+                mean, m2 = _window_mean_m2_nb(x, i - n + 1, i + 1)
                 since = 0
             else:
                 old = x[i - n]
@@ -228,7 +228,7 @@ def _rolling_mean_std_seg(x, mean_out, std_out, n, ddof, first):
 
 
 @njit(cache=True, nogil=True)
-def _rolling_sum_nonneg_seg(v, out, n, first):
+def _rolling_sum_nonneg_seg_nb(v, out, n, first):
     """Rolling sum of n non-negative values, v valid from index `first`; first output at first + n - 1.
 
     Running add/subtract, re-summed exactly every n bars so the rounding residue of large old terms
@@ -237,7 +237,7 @@ def _rolling_sum_nonneg_seg(v, out, n, first):
     """
     m = v.shape[0]
     start_out = first + n - 1
-    _fill_nan(out, start_out)
+    _fill_nan_nb(out, start_out)
     if m <= start_out:
         return
     acc = 0.0
@@ -277,7 +277,7 @@ def sma_nb(x, bounds, n, outs):
     out = outs[0]
     for k in range(bounds.shape[0] - 1):
         b, e = bounds[k], bounds[k + 1]
-        _sma_seg(x[b:e], out[b:e], n)
+        _sma_seg_nb(x[b:e], out[b:e], n)
     return outs
 
 
@@ -287,7 +287,7 @@ def ema_nb(x, bounds, n, outs):
     out = outs[0]
     for k in range(bounds.shape[0] - 1):
         b, e = bounds[k], bounds[k + 1]
-        _ema_seg(x[b:e], out[b:e], n, n - 1)
+        _ema_seg_nb(x[b:e], out[b:e], n, n - 1)
     return outs
 
 
@@ -307,9 +307,9 @@ def macd_nb(x, bounds, fast, slow, signal, outs):
         b, e = bounds[k], bounds[k + 1]
         m = e - b
         if m <= lookback:
-            _fill_nan(line[b:e], m)
-            _fill_nan(sig[b:e], m)
-            _fill_nan(hist[b:e], m)
+            _fill_nan_nb(line[b:e], m)
+            _fill_nan_nb(sig[b:e], m)
+            _fill_nan_nb(hist[b:e], m)
             continue
         xs = x[b:e]
         # Both EMAs in one pass (two independent recurrences overlap in the pipeline), written
@@ -331,16 +331,16 @@ def macd_nb(x, bounds, fast, slow, signal, outs):
             ema_s = (v - ema_s) * k_s + ema_s
             ema_f = (v - ema_f) * k_f + ema_f
             ls[i] = ema_f - ema_s
-        _ema_seg(ls, ss, signal, lookback)
-        _fill_nan(ls, lookback)
-        _fill_nan(hs, lookback)
+        _ema_seg_nb(ls, ss, signal, lookback)
+        _fill_nan_nb(ls, lookback)
+        _fill_nan_nb(hs, lookback)
         for i in range(lookback, m):
             hs[i] = ls[i] - ss[i]
     return outs
 
 
 @njit(cache=True, nogil=True)
-def _path_sum(xs, lo, hi):
+def _path_sum_nb(xs, lo, hi):
     """sum |x_i - x_{i-1}| for lo < i <= hi, and how many of those steps are non-zero."""
     total = 0.0
     nonzero = 0
@@ -352,19 +352,19 @@ def _path_sum(xs, lo, hi):
 
 
 @njit(cache=True, nogil=True)
-def _path_seg(xs, path, n):
+def _path_seg_nb(xs, path, n):
     """path[i] = sum of the last n absolute steps |x_j - x_{j-1}|, j in (i - n, i], valid from i = n.
 
     Running add/subtract, summed exactly every n bars; a window without movement is exactly 0.
     """
     m = xs.shape[0]
-    total, nonzero = _path_sum(xs, 0, n)
+    total, nonzero = _path_sum_nb(xs, 0, n)
     since = 0
     for i in range(n, m):
         if i > n:
             since += 1
             if since == n:
-                total, nonzero = _path_sum(xs, i - n, i)
+                total, nonzero = _path_sum_nb(xs, i - n, i)
                 since = 0
             else:
                 old = abs(xs[i - n] - xs[i - n - 1])
@@ -388,10 +388,10 @@ def kama_nb(x, bounds, n, outs):
         xs = x[b:e]
         os = out[b:e]
         m = e - b
-        _fill_nan(os, n)
+        _fill_nan_nb(os, n)
         if m <= n:
             continue
-        _path_seg(
+        _path_seg_nb(
             xs, os, n
         )  # the path sums go into the output first, then are overwritten in place
         prev = xs[n - 1]
@@ -415,7 +415,7 @@ def rsi_nb(x, bounds, n, outs):
         xs = x[b:e]
         os = out[b:e]
         m = e - b
-        _fill_nan(os, n)
+        _fill_nan_nb(os, n)
         if m <= n:
             continue
         gain = 0.0
@@ -447,7 +447,7 @@ def atr_nb(high, low, close, bounds, n, outs):
     out = outs[0]
     for k in range(bounds.shape[0] - 1):
         b, e = bounds[k], bounds[k + 1]
-        _atr_seg(high[b:e], low[b:e], close[b:e], out[b:e], n, n)
+        _atr_seg_nb(high[b:e], low[b:e], close[b:e], out[b:e], n, n)
     return outs
 
 
@@ -477,9 +477,9 @@ def adx_nb(high, low, close, bounds, n, outs):
         hs, ls, cs = high[b:e], low[b:e], close[b:e]
         ao, po, mo = adx[b:e], pdi[b:e], mdi[b:e]
         m = e - b
-        _fill_nan(po, n)
-        _fill_nan(mo, n)
-        _fill_nan(ao, 2 * n - 1)
+        _fill_nan_nb(po, n)
+        _fill_nan_nb(mo, n)
+        _fill_nan_nb(ao, 2 * n - 1)
         plus_dm = 0.0
         minus_dm = 0.0
         tr_sum = 0.0
@@ -524,7 +524,7 @@ def adx_nb(high, low, close, bounds, n, outs):
 
 
 @njit(cache=True, nogil=True)
-def _rolling_argext_seg(x, idx_out, w, is_max):
+def _rolling_argext_seg_nb(x, idx_out, w, is_max):
     """Position of the max (or min) of the last w values, the latest one on ties; valid from w - 1.
 
     van Herk / Gil-Werman on (value, position): ahead passes take a tie (later position), behind passes
@@ -576,13 +576,13 @@ def aroon_nb(high, low, bounds, n, outs):
         b, e = bounds[k], bounds[k + 1]
         m = e - b
         uo, do, oo = up[b:e], down[b:e], osc[b:e]
-        _fill_nan(uo, n)
-        _fill_nan(do, n)
-        _fill_nan(oo, n)
+        _fill_nan_nb(uo, n)
+        _fill_nan_nb(do, n)
+        _fill_nan_nb(oo, n)
         hi_idx = np.empty(m, np.int64)
         lo_idx = np.empty(m, np.int64)
-        _rolling_argext_seg(high[b:e], hi_idx, n + 1, True)
-        _rolling_argext_seg(low[b:e], lo_idx, n + 1, False)
+        _rolling_argext_seg_nb(high[b:e], hi_idx, n + 1, True)
+        _rolling_argext_seg_nb(low[b:e], lo_idx, n + 1, False)
         for t in range(n, m):
             uo[t] = factor * (n - (t - hi_idx[t]))
             do[t] = factor * (n - (t - lo_idx[t]))
@@ -591,7 +591,7 @@ def aroon_nb(high, low, bounds, n, outs):
 
 
 @njit(cache=True, nogil=True)
-def _slope_sums(xs, lo, n, base):
+def _slope_sums_nb(xs, lo, n, base):
     """sum (x - base) and sum j (x - base) over the window xs[lo:lo + n], j = 0..n-1."""
     s1 = 0.0
     s2 = 0.0
@@ -617,11 +617,11 @@ def linreg_slope_nb(x, bounds, n, outs):
         xs = x[b:e]
         os = out[b:e]
         m = e - b
-        _fill_nan(os, n - 1)
+        _fill_nan_nb(os, n - 1)
         if m < n or n < 2:
             continue
         base = xs[0]
-        s1, s2 = _slope_sums(xs, 0, n, base)
+        s1, s2 = _slope_sums_nb(xs, 0, n, base)
         equal_run = 1
         for j in range(1, n):
             equal_run = equal_run + 1 if xs[j] == xs[j - 1] else 1
@@ -632,7 +632,7 @@ def linreg_slope_nb(x, bounds, n, outs):
                 since += 1
                 if since == n:
                     base = xs[i - n + 1]
-                    s1, s2 = _slope_sums(xs, i - n + 1, n, base)
+                    s1, s2 = _slope_sums_nb(xs, i - n + 1, n, base)
                     since = 0
                 else:
                     y_new = xs[i] - base
@@ -654,10 +654,10 @@ def er_nb(x, bounds, n, outs):
         xs = x[b:e]
         os = out[b:e]
         m = e - b
-        _fill_nan(os, n)
+        _fill_nan_nb(os, n)
         if m <= n:
             continue
-        _path_seg(xs, os, n)  # path sums first, then turned into ratios in place
+        _path_seg_nb(xs, os, n)  # path sums first, then turned into ratios in place
         for i in range(n, m):
             path = os[i]
             if path == 0.0:
@@ -683,23 +683,23 @@ def stoch_nb(high, low, close, bounds, k_n, smooth_n, d_n, outs):
         m = e - b
         ko, do = k_out[b:e], d_out[b:e]
         if m <= lookback:
-            _fill_nan(ko, m)
-            _fill_nan(do, m)
+            _fill_nan_nb(ko, m)
+            _fill_nan_nb(do, m)
             continue
         hh = np.empty(m)
         ll = np.empty(m)
-        _rolling_max_min_seg(high[b:e], low[b:e], hh, ll, k_n)
+        _rolling_max_min_seg_nb(high[b:e], low[b:e], hh, ll, k_n)
         cs = close[b:e]
         raw = np.empty(m - (k_n - 1))
         for i in range(k_n - 1, m):
             rng = hh[i] - ll[i]
             raw[i - k_n + 1] = 100.0 * (cs[i] - ll[i]) / rng if rng != 0.0 else 50.0
         slow_k = np.empty(raw.shape[0])
-        _sma_seg(raw, slow_k, smooth_n)
+        _sma_seg_nb(raw, slow_k, smooth_n)
         slow_d = np.empty(raw.shape[0])
-        _sma_seg(slow_k[smooth_n - 1 :], slow_d[smooth_n - 1 :], d_n)
-        _fill_nan(ko, lookback)
-        _fill_nan(do, lookback)
+        _sma_seg_nb(slow_k[smooth_n - 1 :], slow_d[smooth_n - 1 :], d_n)
+        _fill_nan_nb(ko, lookback)
+        _fill_nan_nb(do, lookback)
         for i in range(lookback, m):
             j = i - k_n + 1
             ko[i] = slow_k[j]
@@ -719,10 +719,10 @@ def willr_nb(high, low, close, bounds, n, outs):
         m = e - b
         hh = np.empty(m)
         ll = np.empty(m)
-        _rolling_max_min_seg(high[b:e], low[b:e], hh, ll, n)
+        _rolling_max_min_seg_nb(high[b:e], low[b:e], hh, ll, n)
         cs = close[b:e]
         os = out[b:e]
-        _fill_nan(os, n - 1)
+        _fill_nan_nb(os, n - 1)
         for i in range(n - 1, m):
             rng = hh[i] - ll[i]
             os[i] = -100.0 * (hh[i] - cs[i]) / rng if rng != 0.0 else -50.0
@@ -730,7 +730,7 @@ def willr_nb(high, low, close, bounds, n, outs):
 
 
 @njit(cache=True, nogil=True)
-def _abs_dev_sum(x, lo, hi, center):
+def _abs_dev_sum_nb(x, lo, hi, center):
     """sum |x[j] - center| over lo <= j < hi, in four independent partial sums."""
     s0 = 0.0
     s1 = 0.0
@@ -750,7 +750,7 @@ def _abs_dev_sum(x, lo, hi, center):
 
 
 @njit(cache=True, nogil=True)
-def _typical_seg(hs, ls, cs):
+def _typical_seg_nb(hs, ls, cs):
     """(h + l + c) / 3 of one segment, as a new array."""
     tp = np.empty(hs.shape[0])
     for i in range(hs.shape[0]):
@@ -768,9 +768,9 @@ def cci_nb(high, low, close, bounds, n, outs):
     for k in range(bounds.shape[0] - 1):
         b, e = bounds[k], bounds[k + 1]
         m = e - b
-        tp = _typical_seg(high[b:e], low[b:e], close[b:e])
+        tp = _typical_seg_nb(high[b:e], low[b:e], close[b:e])
         os = out[b:e]
-        _fill_nan(os, n - 1)
+        _fill_nan_nb(os, n - 1)
         total = 0.0
         equal_run = 0  # run of equal typical prices ending at i: a flat window is exactly 0
         for i in range(min(n - 1, m)):
@@ -783,7 +783,7 @@ def cci_nb(high, low, close, bounds, n, outs):
                 os[i] = 0.0
             else:
                 avg = total / n
-                dev = _abs_dev_sum(tp, i - n + 1, i + 1, avg)
+                dev = _abs_dev_sum_nb(tp, i - n + 1, i + 1, avg)
                 num = tp[i] - avg
                 os[i] = num / (0.015 * (dev / n)) if (dev != 0.0 and num != 0.0) else 0.0
             total -= tp[i - n + 1]
@@ -798,10 +798,10 @@ def mfi_nb(high, low, close, volume, bounds, n, outs):
         b, e = bounds[k], bounds[k + 1]
         m = e - b
         os = out[b:e]
-        _fill_nan(os, n)
+        _fill_nan_nb(os, n)
         if m <= n:
             continue
-        tp = _typical_seg(high[b:e], low[b:e], close[b:e])
+        tp = _typical_seg_nb(high[b:e], low[b:e], close[b:e])
         vs = volume[b:e]
         pos = np.empty(m)
         neg = np.empty(m)
@@ -813,8 +813,8 @@ def mfi_nb(high, low, close, volume, bounds, n, outs):
             neg[i] = flow if tp[i] < tp[i - 1] else 0.0
         pos_sum = np.empty(m)
         neg_sum = np.empty(m)
-        _rolling_sum_nonneg_seg(pos, pos_sum, n, 1)
-        _rolling_sum_nonneg_seg(neg, neg_sum, n, 1)
+        _rolling_sum_nonneg_seg_nb(pos, pos_sum, n, 1)
+        _rolling_sum_nonneg_seg_nb(neg, neg_sum, n, 1)
         for i in range(n, m):
             total = pos_sum[i] + neg_sum[i]
             os[i] = 100.0 * (pos_sum[i] / total) if total != 0.0 else 50.0
@@ -845,11 +845,11 @@ def bbands_nb(x, bounds, n, k_up, k_dn, outs):
             width[b:e],
         )
         sd = np.empty(m)
-        _rolling_mean_std_seg(xs, mid_s, sd, n, 0, 0)
-        _fill_nan(up_s, n - 1)
-        _fill_nan(lo_s, n - 1)
-        _fill_nan(pb_s, n - 1)
-        _fill_nan(w_s, n - 1)
+        _rolling_mean_std_seg_nb(xs, mid_s, sd, n, 0, 0)
+        _fill_nan_nb(up_s, n - 1)
+        _fill_nan_nb(lo_s, n - 1)
+        _fill_nan_nb(pb_s, n - 1)
+        _fill_nan_nb(w_s, n - 1)
         for i in range(n - 1, m):
             mid = mid_s[i]
             up = mid + k_up * sd[i]
@@ -878,12 +878,12 @@ def keltner_nb(high, low, close, bounds, n, atr_n, mult, outs):
         m = e - b
         hs, ls, cs = high[b:e], low[b:e], close[b:e]
         up_s, mid_s, lo_s = upper[b:e], middle[b:e], lower[b:e]
-        tp = _typical_seg(hs, ls, cs)
+        tp = _typical_seg_nb(hs, ls, cs)
         atr = np.empty(m)
-        _atr_seg(hs, ls, cs, atr, atr_n, first)
-        _ema_seg(tp, mid_s, n, first)
-        _fill_nan(up_s, first)
-        _fill_nan(lo_s, first)
+        _atr_seg_nb(hs, ls, cs, atr, atr_n, first)
+        _ema_seg_nb(tp, mid_s, n, first)
+        _fill_nan_nb(up_s, first)
+        _fill_nan_nb(lo_s, first)
         for i in range(first, m):
             w = atr[i] * mult
             up_s[i] = mid_s[i] + w
@@ -903,7 +903,7 @@ def donchian_nb(high, low, bounds, n, outs):
     for k in range(bounds.shape[0] - 1):
         b, e = bounds[k], bounds[k + 1]
         up_s, mid_s, lo_s = upper[b:e], middle[b:e], lower[b:e]
-        _rolling_max_min_seg(high[b:e], low[b:e], up_s, lo_s, n)
+        _rolling_max_min_seg_nb(high[b:e], low[b:e], up_s, lo_s, n)
         for i in range(e - b):
             mid_s[i] = (up_s[i] + lo_s[i]) / 2.0
     return outs
@@ -926,7 +926,7 @@ def rvol_nb(close, bounds, n, outs):
         for i in range(1, m):
             r[i] = np.log(cs[i] / cs[i - 1])
         mean = np.empty(m)
-        _rolling_mean_std_seg(r, mean, out[b:e], n, 1, 1)
+        _rolling_mean_std_seg_nb(r, mean, out[b:e], n, 1, 1)
     return outs
 
 
@@ -943,7 +943,7 @@ def parkinson_nb(high, low, bounds, n, outs):
         for i in range(m):
             v = np.log(hs[i] / ls[i])
             sq[i] = v * v
-        _rolling_sum_nonneg_seg(sq, os, n, 0)
+        _rolling_sum_nonneg_seg_nb(sq, os, n, 0)
         for i in range(n - 1, m):
             os[i] = np.sqrt(os[i] * scale)
     return outs
@@ -969,7 +969,7 @@ def garman_klass_nb(open_, high, low, close, bounds, n, outs):
             co = np.log(cs[i] / os_[i])
             t = 0.5 * hl * hl - c2 * co * co
             terms[i] = t if t > 0.0 else 0.0
-        _rolling_sum_nonneg_seg(terms, os, n, 0)
+        _rolling_sum_nonneg_seg_nb(terms, os, n, 0)
         for i in range(n - 1, m):
             os[i] = np.sqrt(os[i] * inv_n)
     return outs
@@ -985,8 +985,8 @@ def zscore_nb(x, bounds, n, outs):
         xs, os = x[b:e], out[b:e]
         mean = np.empty(m)
         sd = np.empty(m)
-        _rolling_mean_std_seg(xs, mean, sd, n, 0, 0)
-        _fill_nan(os, n - 1)
+        _rolling_mean_std_seg_nb(xs, mean, sd, n, 0, 0)
+        _fill_nan_nb(os, n - 1)
         for i in range(n - 1, m):
             os[i] = (xs[i] - mean[i]) / sd[i] if sd[i] != 0.0 else 0.0
     return outs
@@ -1020,14 +1020,14 @@ def vwap_nb(high, low, close, volume, bounds, n, outs):
         b, e = bounds[k], bounds[k + 1]
         m = e - b
         vs, os = volume[b:e], out[b:e]
-        pv = _typical_seg(high[b:e], low[b:e], close[b:e])
+        pv = _typical_seg_nb(high[b:e], low[b:e], close[b:e])
         for i in range(m):
             pv[i] *= vs[i]
         pv_sum = np.empty(m)
         v_sum = np.empty(m)
-        _rolling_sum_nonneg_seg(pv, pv_sum, n, 0)
-        _rolling_sum_nonneg_seg(vs, v_sum, n, 0)
-        _fill_nan(os, n - 1)
+        _rolling_sum_nonneg_seg_nb(pv, pv_sum, n, 0)
+        _rolling_sum_nonneg_seg_nb(vs, v_sum, n, 0)
+        _fill_nan_nb(os, n - 1)
         for i in range(n - 1, m):
             os[i] = pv_sum[i] / v_sum[i] if v_sum[i] != 0.0 else np.nan
     return outs
