@@ -58,7 +58,10 @@ def compose_fold(
                        *sig_cols)
     blended = blend(base.lazy(), strategies, scores, composer_cfg).collect()
     out = base.join(blended, on=["symbol", "ts"], how="left", maintain_order="left")
-    return out.with_columns(sized_targets(pl.col("signal"), risk))
+    # The decision rows are kept for the whole out-of-sample period: diagnostics go narrow once sized.
+    narrow = [pl.col(f"{p}{s.name}").cast(pl.Float32) for s in strategies for p in (SIG, W)]
+    return out.with_columns(sized_targets(pl.col("signal"), risk)).drop(
+        "regime_confidence", "bar_no", "close", "vol").with_columns(narrow)
 
 
 def run_oos(
@@ -81,7 +84,7 @@ def run_oos(
         )
     decisions = pl.concat(parts).sort("symbol", "ts")
     lo, hi = panel.index[folds[0].test_start], panel.index[folds[-1].test_end - 1]
-    bars = panel.frame.filter(pl.col("ts").is_between(lo, hi)).select("symbol", "ts", "open", "high", "low", "close")
+    bars = panel.frame.select("symbol", "ts", "open", "high", "low", "close").filter(pl.col("ts").is_between(lo, hi))
     sim = simulate(bars, decisions.select("symbol", "ts", "target_weight"), sim_params)
     fold_of_ts = decisions.select("ts", "fold").unique("ts").sort("ts")
     equity = sim.equity.join(fold_of_ts, on="ts", how="left").with_columns(pl.col("fold").forward_fill().fill_null(0))
@@ -167,16 +170,18 @@ def _attribution(sim: SimResult, bars: pl.DataFrame, decisions: pl.DataFrame, st
     names = [s.name for s in strategies]
     total = pl.sum_horizontal(names)
     j = pnl.join(prev, on=["symbol", "ts"], how="left").drop_nulls("fold")
-    shares = j.with_columns(
-        *[pl.when(total.abs() > 1e-12).then(pl.col(n) / total * pl.col("pnl")).otherwise(0.0).alias(n) for n in names],
-        pl.when(total.abs() > 1e-12).then(0.0).otherwise(pl.col("pnl")).alias("(none)"),
-        pl.col("pnl").alias("(all)"),
+    # Summed per (fold, symbol, regime) first, then turned long: the long form of every bar would be
+    # (strategies + 2) times the bars.
+    sums = j.group_by("fold", "symbol", "regime").agg(
+        *[pl.when(total.abs() > 1e-12).then(pl.col(n) / total * pl.col("pnl")).otherwise(0.0).sum().alias(n)
+          for n in names],
+        pl.when(total.abs() > 1e-12).then(0.0).otherwise(pl.col("pnl")).sum().alias("(none)"),
+        pl.col("pnl").sum().alias("(all)"),
+        pl.len().cast(pl.Int64).alias("bars"),
     )
     return (
-        shares.select("fold", "symbol", "regime", *names, "(none)", "(all)")
-        .unpivot(index=["fold", "symbol", "regime"], on=[*names, "(none)", "(all)"],
-                       variable_name="strategy", value_name="pnl")
-        .group_by("fold", "symbol", "regime", "strategy")
-        .agg(pl.col("pnl").sum(), pl.len().cast(pl.Int64).alias("bars"))
+        sums.unpivot(index=["fold", "symbol", "regime", "bars"], on=[*names, "(none)", "(all)"],
+                     variable_name="strategy", value_name="pnl")
+        .select("fold", "symbol", "regime", "strategy", "pnl", "bars")
         .sort("fold", "symbol", "regime", "strategy")
     )

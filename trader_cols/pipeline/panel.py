@@ -98,8 +98,9 @@ def build_panel(
 
     Symbols are processed `BATCH_SYMBOLS` at a time (every computation is per symbol), and only the feature
     columns some signal or the regime labeller reads are kept, as float32: memory stays near the final frame's."""
+    same_symbol = pl.col("symbol") == pl.col("symbol").shift(1)
     if not bars.get_column("symbol").is_sorted() or bars.select(
-        (pl.col("ts").diff().over("symbol") < pl.duration(microseconds=0)).any()
+        (same_symbol & (pl.col("ts") <= pl.col("ts").shift(1))).any()
     ).item():
         bars = bars.sort("symbol", "ts")
     symbols = tuple(bars["symbol"].unique(maintain_order=True).to_list())
@@ -107,31 +108,28 @@ def build_panel(
     ppy = {c: float(periods_per_year(c)) for c in set(classes.values())}
     specs = feature_specs(strategies, fast, regimes_cfg)
     keep = used_feature_columns(strategies, fast, regimes_cfg, specs)
-    cls_frame = pl.DataFrame({"symbol": list(classes), "asset_class": list(classes.values())})
     counts = bars.group_by("symbol", maintain_order=True).len()["len"].to_list()
     offsets = [0, *itertools.accumulate(counts)]
     parts = []
     for i in range(0, len(symbols), BATCH_SYMBOLS):
         lo, hi = offsets[i], offsets[min(i + BATCH_SYMBOLS, len(symbols))]
-        chunk = bars.slice(lo, hi - lo)
-        feats = compute_features(chunk.lazy(), specs).select(
-            "symbol", "ts", *[pl.col(c).cast(FEATURE_DTYPE) for c in keep])
-        frame = (
-            chunk.lazy()
-            .select("symbol", "ts", *BAR_COLUMNS)
-            .join(cls_frame.lazy(), on="symbol", how="left")
-            .with_columns(
-                pl.int_range(pl.len()).over("symbol").cast(pl.Int32).alias("bar_no"),
-                _vol_expr(risk.vol_lookback_bars, ppy),
-            )
-            .join(feats, on=["symbol", "ts"], how="left", maintain_order="left")
-            .collect()
-        )
-        labels = label_regimes(frame, regimes_cfg, query_frames)
-        parts.append(frame.join(labels, on=["symbol", "ts"], how="left", maintain_order="left"))
-    frame = pl.concat(parts, rechunk=True) if parts else pl.DataFrame()
+        chunk = bars.slice(lo, hi - lo).select("symbol", "ts", *BAR_COLUMNS)
+        # compute_features keeps the (symbol, ts) order the chunk already has: columns are stacked, not joined
+        feats = compute_features(chunk.lazy(), specs).select(*[pl.col(c).cast(FEATURE_DTYPE) for c in keep]).collect(engine="in-memory")
+        frame = chunk.hstack(feats).with_columns(
+            pl.col("symbol").replace_strict(classes, return_dtype=pl.String).alias("asset_class"),
+            pl.int_range(pl.len()).over("symbol").cast(pl.Int32).alias("bar_no"),
+        ).with_columns(_vol_expr(risk.vol_lookback_bars, ppy))
+        # the labeller partitions by an integer symbol code (cheaper than strings) and returns rows in
+        # (symbol, ts) order, i.e. the chunk's order
+        coded = frame.with_columns(pl.col("symbol").rle_id().alias("symbol"))
+        labels = label_regimes(coded, regimes_cfg, query_frames)
+        parts.append(frame.hstack(labels.select("regime", "regime_confidence")))
+    del bars  # NOTE: the parts are all that is kept; concatenating without rechunk copies nothing
+    frame = pl.concat(parts, rechunk=False) if parts else pl.DataFrame()
     start_ts = _utc(start)
-    index = frame.filter(pl.col("ts") >= start_ts)["ts"].unique().sort()
+    ts = frame.get_column("ts")
+    index = ts.filter(ts >= start_ts).unique().sort()  # (filtering the frame itself would copy every column)
     return Panel(frame=frame, index=index, symbols=symbols, classes=classes, periods_per_year=ppy)
 
 
