@@ -141,12 +141,15 @@ def _fold_metrics(equity: pl.DataFrame, trades: pl.DataFrame, sim: SimResult, pp
 
 
 def _weights(decisions: pl.DataFrame, strategies: Sequence[Strategy]) -> pl.DataFrame:
+    """Mean composer weight per (fold, asset class, regime, strategy): averaged first, then made long."""
     return (
-        decisions.unpivot(index=["fold", "asset_class", "regime"], on=[f"{W}{s.name}" for s in strategies],
-                          variable_name="strategy", value_name="weight")
-        .with_columns(pl.col("strategy").str.strip_prefix(W), pl.col("regime").fill_null("unknown"))
-        .group_by("fold", "asset_class", "regime", "strategy")
-        .agg(pl.col("weight").mean().alias("mean_weight"), pl.len().cast(pl.Int64).alias("bars"))
+        decisions.with_columns(pl.col("regime").fill_null("unknown"))
+        .group_by("fold", "asset_class", "regime")
+        .agg(*[pl.col(f"{W}{s.name}").cast(pl.Float64).mean() for s in strategies], pl.len().cast(pl.Int64).alias("bars"))
+        .unpivot(index=["fold", "asset_class", "regime", "bars"], on=[f"{W}{s.name}" for s in strategies],
+                 variable_name="strategy", value_name="mean_weight")
+        .with_columns(pl.col("strategy").str.strip_prefix(W))
+        .select("fold", "asset_class", "regime", "strategy", "mean_weight", "bars")
         .sort("fold", "asset_class", "regime", "strategy")
     )
 
