@@ -122,3 +122,22 @@ def test_memory_stays_flat_over_100_folds(wh):
 def test_backtest_runs_one_in_sample_window(wh):
     res = run(wh, request(kind="backtest", start=date(2019, 1, 1)), CFG, results_dir=None)
     assert len(res.folds) == 1 and res.oos.equity["ts"].min().year == 2019
+
+
+def test_perf_mode_strict_refuses_bad_data_relaxed_warns(tmp_path):
+    from trader_cols.errors import DataSanityError
+
+    w = Warehouse(tmp_path / "wh")
+    ingest(w, IngestRequest(symbols=("AAA",), start=date(2016, 1, 1), end=date(2020, 12, 31), seed=3),
+           sanity_cfg=CFG.data_sanity, data_cfg=CFG.data)
+    req = request(symbols=("AAA",), start=date(2018, 1, 1), train_len=200, test_len=100, stride=100)
+    assert len(run(w, replace(req, perf_mode="STRICT"), CFG, results_dir=None).folds) >= 5  # clean data passes
+    # a bar whose high is below its low slips into storage (bypassing ingest's checks)
+    bars = w.read_bars(["AAA"])
+    bad = bars.with_columns(
+        pl.when(pl.col("ts") == pl.col("ts").gather(900)).then(pl.col("low") * 0.9).otherwise(pl.col("high")).alias("high"))
+    with w.writer():
+        w.write_bar_file("1d", "AAA", bad)
+    with pytest.raises(DataSanityError, match="STRICT"):
+        run(w, replace(req, perf_mode="STRICT"), CFG, results_dir=None)
+    assert len(run(w, replace(req, perf_mode="RELAXED"), CFG, results_dir=None).folds) >= 5

@@ -315,7 +315,9 @@ def _validate(wh: Warehouse, panel: Panel, req: RunRequest, cfg: Config, now: da
         profile, mode = "relaxed", "warn"
     bars = panel.frame.select("symbol", "ts", "open", "high", "low", "close", "volume").with_columns(
         pl.lit(req.interval).alias("interval"), pl.lit(None, pl.Float64).alias("adj_close"))
-    report = validate(schema.conform(bars, schema.BARS), ds, as_of=now, asset_classes=panel.classes, mode=mode,
+    # NOTE: the data is judged as of the run's end, not the clock: a 2020 backtest's bars are not "stale".
+    as_of = min(now, datetime.combine(req.end + timedelta(days=1), datetime.min.time(), UTC))
+    report = validate(schema.conform(bars, schema.BARS), ds, as_of=as_of, asset_classes=panel.classes, mode=mode,
                       profile=profile, interval=req.interval, ordered_input=True)
     if req.perf_mode == "STRICT" and report.findings.height:
         raise DataSanityError(
