@@ -18,14 +18,14 @@ pytestmark = pytest.mark.timeout(120)
 TOL = 1e-9
 
 
-def replay_matches_backtest(wh, cfg, start: date, end: date) -> pl.DataFrame:
+def replay_matches_backtest(wh, cfg, start: date, end: date, **loop) -> pl.DataFrame:
     """Backtest, replay with the backtest's parameters, assert parity; returns the backtest's fills."""
     # Arrange: the backtest run whose chosen parameters the replay trades
     res = backtest(wh, cfg, start, end)
     sim = res.oos.sim
 
     # Act
-    out = run_paper(wh, PaperRequest(symbols=SYMBOLS, replay=(start, end), params_run=res.run_id), cfg)
+    out = run_paper(wh, PaperRequest(symbols=SYMBOLS, replay=(start, end), params_run=res.run_id), cfg, **loop)
 
     # Assert
     assert out.status == "finished" and out.cycles == sim.equity.height
@@ -59,13 +59,18 @@ def test_replay_reproduces_the_backtest(wh):
     replay_matches_backtest(wh, paper_config(), date(2020, 1, 1), date(2020, 1, 31))
 
 
-def test_replay_reproduces_forced_exits_caps_and_whole_shares(wh):
+def test_replay_reproduces_forced_exits_caps_and_whole_shares(wh, webhook):
     """Tight limits so that the kernel's risk rules act: a daily loss cut, a drawdown halt with a cool-off, the gross
-    cap scaling weights, a position trimmed to its cap; whole shares and a minimum commission."""
+    cap scaling weights, a position trimmed to its cap; whole shares and a minimum commission. The halts and the
+    fills are alerted."""
     cfg = paper_config(risk={"daily_loss_cut_pct": 0.004, "max_drawdown_pct": 0.01, "cooloff_bars": 3,
                              "max_gross_leverage": 0.3},
                        engine={"fractional_shares": False, "commission_min": 1.0})
-    fills = replay_matches_backtest(wh, cfg, date(2020, 1, 1), date(2020, 2, 14))
+    fills = replay_matches_backtest(wh, cfg, date(2020, 1, 1), date(2020, 2, 14), alerter=webhook.alerter())
     reasons = set(fills["reason"].to_list())
     assert {"daily_loss", "max_drawdown", "gross_cap", "position_cap"} <= reasons, reasons
     assert (fills["qty"] == fills["qty"].round(0)).all()
+    titles = webhook.titles()
+    assert "HALT: daily_loss" in titles and "HALT: max_drawdown" in titles and "Paper fills" in titles
+    decisions = wh.query("SELECT rule, action FROM paper_risk_decisions WHERE scope = 'book' ORDER BY ALL")
+    assert {("max_drawdown", "halt"), ("max_drawdown", "resume"), ("daily_loss", "flatten")} <= set(decisions.rows())

@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -175,15 +176,15 @@ class PaperLoop:
                 raise ConfigError(f"session {paper_id} replays with run {stored['params_run_id']}, not "
                                   f"{self.run_.run_id} (use another --name)")
         _row, created = self.journal.open_session(spec)
+        self._event("start" if created else "restart",
+                    f"{'replay' if req.replay else 'live'} session {paper_id} "
+                    f"{'started' if created else 'restarted'} with run {self.run_.run_id}",
+                    {"symbols": list(self.symbols), "broker": req.broker})
         if self.broker is None:
             self.broker = make_broker(req.broker, self.cfg, self.journal, self._on_step)
         self.broker.connect()
         self._known_fills = self.journal.exec_ids()
         self._order_cycles = self.journal.order_cycles()
-        self._event("start" if created else "restart",
-                    f"{'replay' if req.replay else 'live'} session {paper_id} "
-                    f"{'started' if created else 'restarted'} with run {self.run_.run_id}",
-                    {"symbols": list(self.symbols), "broker": req.broker})
         try:
             if req.replay:
                 with self.journal.held():  # a replay is a batch job: one connection for all its steps
@@ -237,7 +238,7 @@ class PaperLoop:
 
     def _no_go(self, report: PreflightReport) -> PaperResult:
         paper_id = session_id(self.req, report.run.run_id if report.run else None)
-        log.error("preflight: NO-GO\n%s", report.text())
+        log.error("preflight: NO-GO: %s", "; ".join(report.reasons))
         self.alerter.send(no_go_alert(report.reasons, ts=self.clock.now()))
         try:
             j = Journal(self.wh, paper_id, now=self.clock.now)
@@ -371,9 +372,9 @@ class PaperLoop:
         if not orders:
             self._step("cycle_done")
             return
-        # 5. send
+        # 5. send (a bar-driven simulated broker fills them at the next bar: the cycle is done once they are sent)
         self._send(k, orders)
-        journal.finish_cycle(k, "sent")
+        journal.finish_cycle(k, "done" if isinstance(broker, JournalledSimBroker) else "sent")
         self._after_send(k)
         self._step("cycle_done")
 
@@ -488,10 +489,9 @@ class PaperLoop:
         if isinstance(self.broker, JournalledSimBroker):
             return
         mine = set(self.journal.acked(k))
-        waited = 0.0
-        while waited < self.req.fill_wait_s and any(a.client_order_id in mine for a in self.broker.open_orders()):
-            self.clock.sleep(0.2)
-            waited += 0.2
+        deadline = time.monotonic() + self.req.fill_wait_s  # a real wait for a real broker, whatever the clock
+        while time.monotonic() < deadline and any(a.client_order_id in mine for a in self.broker.open_orders()):
+            time.sleep(0.1)
         fills = self._new_fills()
         if fills:
             self.journal.record_fills_and_snapshot(k, fills, None)
@@ -531,7 +531,7 @@ class PaperLoop:
                                                    "stale while the loop was down"))
                 detail["abandoned"] = detail.pop("unacknowledged")
             self._send(k, orders)
-            self.journal.finish_cycle(k, "sent")
+            self.journal.finish_cycle(k, "done" if isinstance(self.broker, JournalledSimBroker) else "sent")
             self._after_send(k)
         self._event("reconciled", f"resumed after cycle {k} ({last['status']}): {len(detail.get('unacknowledged', []))}"
                     f" order(s) re-sent, {len(missing)} fill(s) recorded, {len(open_orders)} working", detail, k)

@@ -75,7 +75,8 @@ def stale_after(interval: str, asset_class: str) -> timedelta:
 
 def freshness(wh: Warehouse, cfg: Config, symbols: Sequence[str], interval: str, now: datetime) -> list[str]:
     """Problems with the data's age at `now`: a symbol without bars, or whose latest complete bar is stale."""
-    bars = wh.read_bars(list(symbols), interval, now - timedelta(days=60), now)
+    # the last bars of each symbol up to now: enough to see its calendar (weekend bars = crypto) and its age
+    bars = wh.scan_bars(list(symbols), interval, None, now).group_by("symbol", maintain_order=True).tail(30).collect()
     classes = asset_classes(bars, cfg.asset_classes, symbols)
     problems = []
     if bars.height:
@@ -87,7 +88,7 @@ def freshness(wh: Warehouse, cfg: Config, symbols: Sequence[str], interval: str,
         last = {}
     for s in symbols:
         if s not in last:
-            problems.append(f"{s} has no complete {interval} bar in the 60 days before {now:%Y-%m-%d %H:%M} UTC")
+            problems.append(f"{s} has no complete {interval} bar stored before {now:%Y-%m-%d %H:%M} UTC")
             continue
         age, limit = now - last[s], stale_after(interval, classes.get(s, "equity"))
         if age > limit:

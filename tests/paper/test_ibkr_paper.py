@@ -1,0 +1,148 @@
+"""A live paper cycle through IBKR, end to end against the loopback fake gateway: orders reach it, fills are
+journalled and alerted; a gateway restart mid-cycle is survived, journalled and alerted; a gateway that stays down
+fails the cycle with an error event and alert."""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from datetime import date, timedelta
+
+import polars as pl
+import pytest
+
+from trader_cols.brokers.ibkr import IbkrBroker
+from trader_cols.config import IBKRConfig
+from trader_cols.errors import BrokerError
+from trader_cols.paper import ManualClock, PaperRequest, run_paper
+from trader_cols.paper.journal import Journal
+from trader_cols.pipeline.ingest import IngestRequest, ingest
+from trader_cols.warehouse import Warehouse
+
+from .conftest import BASE, TOKEN_SUFFIX, backtest, fake_gateway_module, paper_config
+
+pytestmark = pytest.mark.timeout(120)
+ETFS = ("QQQ", "SPY")  # contracts the fake gateway knows
+FakeGateway = fake_gateway_module().FakeGateway
+DECODER_LOGGERS = ("ib_async.decoder", "ib_async.Decoder", "ib_insync.decoder", "ib_insync.Decoder")
+
+
+class _Errors(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@pytest.fixture(autouse=True)
+def no_decoder_errors():
+    """ib_async logs (and swallows) what it cannot decode: any such ERROR fails the test."""
+    handler = _Errors()
+    loggers = [logging.getLogger(name) for name in DECODER_LOGGERS]
+    for lg in loggers:
+        lg.addHandler(handler)
+    yield
+    for lg in loggers:
+        lg.removeHandler(handler)
+    assert not handler.records, [r.getMessage() for r in handler.records]
+
+
+class RestartAfterFirstOrder:
+    """The IBKR broker, with the gateway restarted right after the first order it accepts (a daily restart or a
+    network flap in the middle of a cycle)."""
+
+    def __init__(self, inner: IbkrBroker, gateway, downtime_s: float):
+        self.inner, self.gateway, self.downtime_s, self.restarted = inner, gateway, downtime_s, False
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+    def place(self, order):
+        ack = self.inner.place(order)
+        if not self.restarted:
+            self.restarted = True
+            self.gateway.restart(downtime_s=self.downtime_s)
+        return ack
+
+
+class DownAtSnapshot(RestartAfterFirstOrder):
+    """The gateway goes away for good when the cycle reads the positions."""
+
+    def positions(self):
+        if not self.restarted:
+            self.restarted = True
+            self.gateway.restart(downtime_s=60.0)
+        return self.inner.positions()
+
+
+@pytest.fixture(scope="module")
+def etf_history(tmp_path_factory):
+    root = tmp_path_factory.mktemp("ibkr") / "wh"
+    wh = Warehouse(root)
+    ingest(wh, IngestRequest(symbols=ETFS, start=date(2019, 1, 1), end=date(2020, 6, 30), seed=4),
+           sanity_cfg=BASE.data_sanity, data_cfg=BASE.data).raise_for_failures()
+    return root
+
+
+def test_a_live_cycle_through_the_fake_gateway_survives_a_restart(etf_history, tmp_path, webhook):
+    # Arrange: parameters from a backtest; a decision bar where both ETFs want a long position (no shorts); prices at its close
+    shutil.copytree(etf_history, tmp_path / "wh")
+    wh = Warehouse(tmp_path / "wh")
+    cfg = paper_config(engine={"fractional_shares": False})
+    res = backtest(wh, cfg, date(2020, 1, 1), date(2020, 6, 30), symbols=ETFS)
+    wanted = (res.oos.decisions.filter(pl.col("target_weight") > 0.01).group_by("ts").len()
+              .filter(pl.col("len") == 2).sort("ts"))
+    day = wanted["ts"][len(wanted) // 2]
+    closes = dict(wh.read_bars(list(ETFS), "1d", day, day).select("symbol", "close").iter_rows())
+    gw = FakeGateway(prices={s: round(p, 2) for s, p in closes.items()}).start()
+    try:
+        inner = IbkrBroker(IBKRConfig(port=gw.port, timeout_s=2.0), allowed_ports={gw.port}, backoff_s=0.05,
+                           max_backoff_s=0.2, max_reconnect_attempts=20, commission_wait_s=1.0)
+        broker = RestartAfterFirstOrder(inner, gw, downtime_s=0.3)
+        clock = ManualClock(day + timedelta(hours=22))  # after the ETFs' close at 16:00 New York
+        req = PaperRequest(symbols=ETFS, broker="ibkr", once=True, refresh_data=False, params_run=res.run_id,
+                           fill_wait_s=5.0)
+
+        # Act
+        out = run_paper(wh, req, cfg, clock=clock, broker=broker, alerter=webhook.alerter())
+
+        # Assert: the orders reached the gateway under their client order ids, and their fills are journalled
+        j = Journal(wh, out.paper_id)
+        orders = j.read("SELECT client_order_id, symbol, side, qty FROM paper_orders WHERE paper_id = $p ORDER BY seq")
+        assert out.status == "stopped" and orders.height == 2 and broker.restarted
+        at_gateway = {o["ref"]: o for o in gw.orders()}
+        assert set(at_gateway) == set(orders["client_order_id"]) and len(gw.placed) == 2  # nothing sent twice
+        assert all(o["status"] == "Filled" for o in at_gateway.values())
+        fills = j.read("SELECT client_order_id, symbol, qty, price, commission FROM paper_fills WHERE paper_id = $p "
+                       "ORDER BY symbol")
+        assert fills.height == 2 and set(fills["client_order_id"]) == set(orders["client_order_id"])
+        assert fills["price"].to_list() == [round(closes[s], 2) for s in fills["symbol"]]
+        assert (fills["commission"] >= 1.0).all()  # the gateway's commission reports arrived
+        signed = dict(zip(orders["symbol"], [q if s == "buy" else -q for s, q in zip(orders["side"], orders["qty"],
+                                                                                      strict=True)], strict=True))
+        assert gw.positions() == signed
+        # the restart: journalled, alerted, and the cycle finished
+        kinds = j.read("SELECT kind FROM paper_events WHERE paper_id = $p ORDER BY event_at")["kind"].to_list()
+        assert "disconnected" in kinds and "reconnected" in kinds
+        assert j.last_cycle()["status"] == "done"
+        titles = webhook.titles()
+        assert "Paper fills" in titles and "Broker connection" in titles
+
+        # Act 2: the next day the gateway goes down in the middle of the cycle and stays down
+        inner.max_reconnect_attempts = 2
+        clock.at += timedelta(days=1)
+        with pytest.raises(BrokerError, match="reconnect attempts"):
+            run_paper(wh, req, cfg, clock=clock, broker=DownAtSnapshot(inner, gw, 0), alerter=webhook.alerter())
+        events = j.read("SELECT kind, message FROM paper_events WHERE paper_id = $p ORDER BY event_at")
+        assert {"reconnect_failed", "error"} <= set(events["kind"].to_list())
+        assert "Error" in webhook.titles()
+        assert j.session()["status"] == "failed"
+        # the webhook's secret never reaches the journal
+        dump = json.dumps([j.read(f"SELECT * FROM {t}").rows() for t in ("paper_events", "paper_sessions")],
+                          default=str)
+        assert TOKEN_SUFFIX not in dump
+    finally:
+        gw.stop()
