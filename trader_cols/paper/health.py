@@ -4,6 +4,7 @@ plugins understand."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -114,6 +115,11 @@ def _loop_checks(wh: Warehouse, cfg: Config, session, now: datetime, symbols, in
     if last["status"] != "done" and session["mode"] == "live" and age > timedelta(minutes=30):
         level, detail = "warn" if level == "ok" else level, detail + "; it never finished (a restart resumes it)"
     out.append(HealthCheck("last_cycle", level, detail))
+    risk = json.loads(last["risk_state_json"])
+    if risk.get("halted"):
+        out.append(HealthCheck("risk", "warn", "halted by the max drawdown limit: flat, no new risk"))
+    elif risk.get("daily_locked"):
+        out.append(HealthCheck("risk", "warn", "daily loss cut: flat for the rest of the session"))
     return out
 
 

@@ -111,12 +111,11 @@ def make_broker(kind: str, cfg: Config, journal: Journal, on_step: Callable[[str
 
 
 def next_wake(now: datetime, every: str) -> datetime:
-    """The first period boundary after `now` (UTC epoch-aligned), plus WAKE_OFFSET."""
+    """The first time after `now` that is a period boundary (UTC, epoch-aligned) plus WAKE_OFFSET."""
     period = EVERY[every]
     epoch = datetime(1970, 1, 1, tzinfo=UTC)
-    n = (now - epoch) // period + 1
-    wake = epoch + n * period + WAKE_OFFSET
-    return wake if wake - period > now else wake
+    wake = epoch + ((now - epoch) // period) * period + WAKE_OFFSET
+    return wake if wake > now else wake + period
 
 
 class PaperLoop:
@@ -291,8 +290,8 @@ class PaperLoop:
                 try:
                     with self.journal.held():
                         self._cycle(step.bar_no, step)
-                except TraderColsError as exc:
-                    if self.req.once:
+                except Exception as exc:  # a live loop outlives a failed cycle: journal, alert, retry next wake
+                    if self.req.once or not isinstance(exc, TraderColsError | OSError | ValueError):
                         raise
                     self._error(exc, step.bar_no)
                     break

@@ -185,7 +185,13 @@ class LiveMarket:
             return []
         classes = asset_classes(bars, self.cfg.asset_classes)
         crypto = [s for s, c in classes.items() if c == "crypto"]
-        bars = bars.filter(bar_end(pl.col("ts"), pl.col("symbol").is_in(crypto), self.interval) <= now)
+        # a timestamp is decided once every bar stamped with it is complete (an equity's daily bar ends at the New
+        # York close, a crypto bar of the same date at midnight UTC): bars of one time are decided together
+        done = bar_end(pl.col("ts"), pl.col("symbol").is_in(crypto), self.interval) <= now
+        complete = bars.group_by("ts").agg(done.all().alias("ok")).filter(pl.col("ok"))
+        if not complete.height:
+            return []
+        bars = bars.filter(pl.col("ts") <= complete["ts"].max())
         new = bars.filter(pl.col("ts") > after)["ts"].unique().sort().to_list() if after else (
             [bars["ts"].max()] if bars.height else [])
         out = []
