@@ -116,6 +116,14 @@ def test_missing_ranges_fetch_only_what_is_not_stored():
     }
 
 
+def test_a_weekend_is_not_asked_for_exchange_traded_symbols():
+    d = date.fromisoformat
+    stored = {"SPY": (d("2024-01-02"), d("2024-01-05")), "BTC-USD": (d("2024-01-02"), d("2024-01-05"))}
+    # Saturday and Sunday after a Friday close: nothing to fetch for SPY, the weekend for BTC-USD
+    plan = missing_ranges(stored, ["SPY", "BTC-USD"], d("2024-01-02"), d("2024-01-07"), every_day=["BTC-USD"])
+    assert plan == {(d("2024-01-06"), d("2024-01-07")): ["BTC-USD"]}
+
+
 def test_yfinance_source_asks_only_for_missing_ranges(warehouse):
     calls = []
 

@@ -163,6 +163,8 @@ def test_ingest_in_enforce_mode_quarantines_the_bad_symbol_and_lands_the_others(
         wh, req, sanity_cfg=sanity, data_cfg=CFG.data, now=NOW, fetchers={"synthetic": fetch}
     )
     assert set(result.failures) == {"BBB"} and "price_nonpositive" in str(result.failures["BBB"])
+    status = dict(zip(result.summary["symbol"], result.summary["status"], strict=True))
+    assert status == {"AAA": "stored", "BBB": "rejected"}
     with pytest.raises(PartialFailure):
         result.raise_for_failures()
     assert wh.read_bars(["AAA"]).height > 100 and wh.read_bars(["BBB"]).height == 0

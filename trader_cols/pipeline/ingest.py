@@ -10,7 +10,8 @@ from datetime import UTC, date, datetime, timedelta
 import polars as pl
 
 from trader_cols import schema
-from trader_cols.errors import DataSourceError, PartialFailure, TraderColsError, WarehouseError
+from trader_cols.calendars import classify_symbol
+from trader_cols.errors import DataSanityError, DataSourceError, PartialFailure, TraderColsError, WarehouseError
 from trader_cols.logs import get_logger, progress
 from trader_cols.sanity import SanityReport, validate
 from trader_cols.sources.base import Fetched
@@ -71,9 +72,16 @@ def new_ingest_id(now: datetime) -> str:
 
 
 def missing_ranges(
-    stored: Mapping[str, tuple[date, date]], symbols: Sequence[str], start: date, end: date
+    stored: Mapping[str, tuple[date, date]],
+    symbols: Sequence[str],
+    start: date,
+    end: date,
+    every_day: Sequence[str] = (),
 ) -> dict[tuple[date, date], list[str]]:
-    """Group symbols by the date ranges of [start, end] not already stored (a stored range is contiguous)."""
+    """Group symbols by the date ranges of [start, end] not already stored (a stored range is contiguous).
+
+    For symbols not in `every_day` (exchange-traded ones) a range without a weekday is skipped: asking a
+    vendor for a weekend returns nothing, which would read as a failure."""
     out: dict[tuple[date, date], list[str]] = {}
     for sym in symbols:
         have = stored.get(sym)
@@ -86,10 +94,14 @@ def missing_ranges(
                 pieces.append((start, min(end, first - timedelta(days=1))))
             if end > last:
                 pieces.append((max(start, last + timedelta(days=1)), end))
-        for piece in pieces:
-            if piece[0] <= piece[1]:
-                out.setdefault(piece, []).append(sym)
+        for lo, hi in pieces:
+            if lo <= hi and (sym in every_day or _has_weekday(lo, hi)):
+                out.setdefault((lo, hi), []).append(sym)
     return out
+
+
+def _has_weekday(lo: date, hi: date) -> bool:
+    return (hi - lo).days >= 2 or any((lo + timedelta(days=k)).weekday() < 5 for k in range((hi - lo).days + 1))
 
 
 def ingest(
@@ -132,7 +144,7 @@ def ingest(
         summaries.append(_summary(symbols, pl.DataFrame(schema=SUMMARY_SCHEMA), failures, {}))
     batches = [good[i:i + batch_size] for i in range(0, len(good), batch_size)]
     for batch in progress(batches, label=f"ingesting {len(good)} symbols", total=len(batches)):
-        fetched = _fetch(wh, request, batch, fetch)
+        fetched = _fetch(wh, request, batch, fetch, asset_classes)
         batch_failures: dict[str, TraderColsError] = dict(fetched.failures)
         asked = set(batch) - set(fetched.failures)
         delivered = set(fetched.bars["symbol"].unique().to_list())
@@ -148,9 +160,9 @@ def ingest(
                 report.findings.filter((pl.col("symbol") == sym) & (pl.col("severity") == "error"))["code"]
                 .unique().sort().to_list()
             )
-            batch_failures[sym] = DataSourceError(
-                f"refused by DataSanity ({', '.join(codes)}); rows quarantined, stored data untouched",
-                source=request.source, symbol=sym,
+            batch_failures[sym] = DataSanityError(
+                f"symbol {sym}: refused by DataSanity ({', '.join(codes)}); rows quarantined, stored data untouched",
+                symbol=sym,
             )
         failures.update(batch_failures)
         first = batch is batches[0]
@@ -186,11 +198,13 @@ def _stored_ranges(wh: Warehouse, interval: str, symbols: Sequence[str]) -> dict
     return {r["symbol"]: (r["first"], r["last"]) for r in ranges.iter_rows(named=True)}
 
 
-def _fetch(wh: Warehouse, request: IngestRequest, symbols: Sequence[str], fetch: Fetcher) -> Fetched:
+def _fetch(wh: Warehouse, request: IngestRequest, symbols: Sequence[str], fetch: Fetcher, asset_classes=None) -> Fetched:
     if not symbols:
         return Fetched.of([])
     if request.source == "yfinance" and not request.refresh:
-        plan = missing_ranges(_stored_ranges(wh, request.interval, symbols), symbols, request.start, request.end)
+        crypto = [s for s in symbols if classify_symbol(s, asset_classes) == "crypto"]
+        plan = missing_ranges(_stored_ranges(wh, request.interval, symbols), symbols, request.start, request.end,
+                              every_day=crypto)
     else:
         plan = {(request.start, request.end): list(symbols)}
     frames, failures = [], {}
@@ -321,7 +335,8 @@ def _summary(symbols, counts: pl.DataFrame, failures: Mapping[str, TraderColsErr
     by_sym = {r["symbol"]: r for r in counts.iter_rows(named=True)}
     for sym in symbols:
         if sym in failures:
-            rows.append({"symbol": sym, "status": "failed", "message": str(failures[sym]),
+            status = "rejected" if isinstance(failures[sym], DataSanityError) else "failed"
+            rows.append({"symbol": sym, "status": status, "message": str(failures[sym]),
                          "rows_in": 0, "rows_new": 0, "rows_replaced": 0, "rows_unchanged": 0})
             continue
         r = dict(by_sym.get(sym) or {"rows_in": 0, "rows_new": 0, "rows_replaced": 0, "rows_unchanged": 0})
