@@ -3,14 +3,17 @@ once every bar of a time is complete, the simulated broker fills at the next bar
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime
 
 import polars as pl
 import pytest
 
-from trader_cols.paper import ManualClock, PaperRequest, run_paper
+from trader_cols.errors import BrokerError
+from trader_cols.paper import ManualClock, PaperRequest, run_paper, session_id
 from trader_cols.paper.journal import Journal
 from trader_cols.paper.orders import plan_execution
+from trader_cols.paper.simbroker import JournalledSimBroker
 from trader_cols.paper.status import read_status
 from trader_cols.sim import sim_params
 
@@ -79,3 +82,30 @@ def test_a_gap_through_the_stop_exits_and_blocks_re_entry_until_the_target_reset
     # equity gone: liquidation
     gone = plan_execution(cash=-2_000.0, targets={"AAA": 0.2}, ref={"AAA": 9.2}, **common)
     assert [o.reason for o in gone.orders] == ["liquidation"] and gone.forced == 8
+
+
+def test_a_decision_left_unsent_by_a_crash_is_abandoned_once_stale(wh):
+    cfg = paper_config(engine={"seed": 11})
+    run_id = backtest(wh, cfg, date(2020, 1, 1), date(2020, 4, 30)).run_id
+    req = PaperRequest(symbols=SYMBOLS, broker="sim", once=True, refresh_data=False, params_run=run_id)
+    clock = ManualClock(datetime(2020, 5, 6, 0, 30, tzinfo=UTC))
+    j = Journal(wh, session_id(req, None), now=clock.now)
+
+    class LinkLost(JournalledSimBroker):
+        def place(self, order):
+            raise BrokerError("connection lost while sending", broker="sim")
+
+    with pytest.raises(BrokerError):
+        run_paper(wh, req, cfg, clock=clock, broker=LinkLost(j, sim_params(cfg.risk, cfg.engine)))
+    planned = j.last_cycle()
+    assert planned["status"] == "planned" and planned["n_orders"] >= 1 and j.acked(0) == set()
+
+    clock.at = datetime(2020, 5, 8, 0, 30, tzinfo=UTC)  # back two days later: the decision of 05-05 is stale
+    run_paper(wh, req, cfg, clock=clock)
+    acks = j.read("SELECT status, reason FROM paper_acks WHERE paper_id = $p AND cycle = 0 ORDER BY ALL")
+    assert acks.height == planned["n_orders"] and (acks["status"] == "cancelled").all()
+    assert acks["reason"][0].startswith("not sent: the decision went stale")
+    assert j.read("SELECT count(*) AS n FROM paper_fills WHERE paper_id = $p AND cycle = 0")["n"].item() == 0
+    reconciled = j.read("SELECT detail_json FROM paper_events WHERE paper_id = $p AND kind = 'reconciled'")
+    assert len(json.loads(reconciled["detail_json"].item())["abandoned"]) == planned["n_orders"]
+    assert j.last_cycle()["cycle"] == 2 and j.last_cycle()["decision_ts"].day == 7

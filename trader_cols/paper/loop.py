@@ -40,7 +40,14 @@ from trader_cols.config import Config, config_hash
 from trader_cols.errors import ConfigError, OrderRejected, TraderColsError
 from trader_cols.kernels.records import REASON_NAMES
 from trader_cols.logs import get_logger
-from trader_cols.paper.decide import TARGET_COLUMNS, ChosenRun, compose_targets, history_start
+from trader_cols.paper.decide import (
+    TARGET_COLUMNS,
+    ChosenRun,
+    compose_targets,
+    find_runs,
+    history_start,
+    load_run,
+)
 from trader_cols.paper.journal import Journal, SessionSpec, Snapshot, read_catalog
 from trader_cols.paper.market import STEP, Clock, LiveMarket, ReplayMarket, Step, SystemClock
 from trader_cols.paper.orders import Decision, Plan, plan_execution
@@ -141,6 +148,7 @@ class PaperLoop:
         self.wh, self.req, self.cfg = wh, req, cfg
         self.clock = clock or SystemClock()
         self.broker: Broker | None = broker
+        self._owns_broker = broker is None
         self.alerter = alerter or DiscordAlerter(cfg.alerts.discord)
         self._on_step = on_step or (lambda _name: None)
         self.strategies = strategies
@@ -196,21 +204,28 @@ class PaperLoop:
         except KeyboardInterrupt:
             self.journal.set_status("stopped", "interrupted")
             return PaperResult(paper_id, "stopped", 0, report, "interrupted")
-        except TraderColsError as exc:
+        except Exception as exc:
             self._error(exc)
-            self.journal.set_status("failed", str(exc))
+            self.journal.set_status("failed", str(exc)[:2000])
             raise
         finally:
             self._drain_events(None)
+            self._release_broker()
         status = "finished" if req.replay and n[1] else "stopped"
         self.journal.set_status(status, None)
         return PaperResult(paper_id, status, n[0], report)
 
+    def _release_broker(self) -> None:
+        """Disconnect a broker this loop created (an injected one is the caller's)."""
+        if self._owns_broker and self.broker is not None:
+            try:
+                self.broker.disconnect()
+            except TraderColsError as exc:
+                log.warning("disconnecting the broker: %s", exc)
+
     def _preflight(self) -> PreflightReport:
         req = self.req
         if not req.preflight:
-            from trader_cols.paper.decide import find_runs, load_run
-
             read = lambda sql, params=None: read_catalog(self.wh, sql, params)  # noqa: E731
             run_id = req.params_run
             if run_id is None:
@@ -238,6 +253,7 @@ class PaperLoop:
     def _no_go(self, report: PreflightReport) -> PaperResult:
         paper_id = session_id(self.req, report.run.run_id if report.run else None)
         log.error("preflight: NO-GO: %s", "; ".join(report.reasons))
+        self._release_broker()
         self.alerter.send(no_go_alert(report.reasons, ts=self.clock.now()))
         try:
             j = Journal(self.wh, paper_id, now=self.clock.now)
@@ -349,6 +365,7 @@ class PaperLoop:
         if forced:
             book.append(Decision("book", REASON_NAMES[forced], "flatten", "positions are closed and no new risk is "
                                  "taken at this execution"))
+        book += self._cancel_stale(k)
         targets = compose_targets(step.bars, self.run_, self.cfg, step.ts, strategies=self.strategies)
         wanted = {t["symbol"]: (math.nan if t["target_weight"] is None else t["target_weight"])
                   for t in targets.iter_rows(named=True)}
@@ -465,6 +482,23 @@ class PaperLoop:
                                 planned.qty, None))
             keep.append((order, ref, why))
         orders[:] = keep
+        return out
+
+    def _cancel_stale(self, k: int) -> list[Decision]:
+        """A real broker: orders of earlier cycles still working are cancelled before this cycle sizes its own (the
+        book they would change is the one this cycle starts from)."""
+        if isinstance(self.broker, JournalledSimBroker):  # its orders fill at the bar this cycle fed it
+            return []
+        out = []
+        for a in self.broker.open_orders():
+            cycle = self._order_cycles.get(a.client_order_id)
+            if cycle is None or cycle >= k:
+                continue
+            ack = self.broker.cancel(a.client_order_id)
+            self.journal.record_ack(cycle, ack)
+            out.append(Decision("order", "stale_order", "cancel", f"order {a.client_order_id} of cycle {cycle} was "
+                                f"still working ({ack.status} now)", a.order.symbol, a.order.qty - a.filled_qty))
+        self._drain_events(k)
         return out
 
     def _send(self, k: int, orders: Sequence[tuple[Order, float, str]]) -> None:
