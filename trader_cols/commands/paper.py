@@ -78,6 +78,8 @@ def paper_cmd(ctx, symbols, broker, once, every, replay, params_run, name, no_in
         click.echo(f"NO-GO\n  FAIL config: {error}")
         sys.exit(NO_GO_EXIT)
     window = _replay(replay)
+    if once and every:
+        raise click.BadParameter("--once runs one cycle; --every keeps waking: choose one", param_hint="--every")
     req = PaperRequest(
         symbols=split_symbols(symbols) or tuple(cfg.tickers), interval=cfg.data.interval,
         broker="sim" if window else (broker or cfg.paper.broker), replay=window, once=once, every=every,

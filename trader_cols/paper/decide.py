@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 
 import polars as pl
@@ -58,7 +58,7 @@ class ChosenRun:
     last_fold: int
     test_start: datetime  # first bar of the last fold's test window
     test_end: datetime
-    chosen: pl.DataFrame  # CHOSEN schema, that fold's rows
+    chosen: pl.DataFrame = field(repr=False)  # CHOSEN schema, that fold's rows
     started_at: datetime
     sharpe: float | None
     max_drawdown: float | None

@@ -14,13 +14,10 @@ from typing import Any
 import polars as pl
 
 from trader_cols.brokers.base import Ack, Fill, Order, Position
-from trader_cols.errors import WarehouseError
+from trader_cols.errors import ConfigError, WarehouseError
 from trader_cols.paper.orders import Decision
 from trader_cols.schema import UTC_TS
 from trader_cols.warehouse import Warehouse
-
-TABLES = ("paper_sessions", "paper_cycles", "paper_targets", "paper_orders", "paper_acks", "paper_fills",
-          "paper_positions", "paper_cash", "paper_risk_decisions", "paper_events", "paper_broker_state")
 
 
 def read_catalog(wh: Warehouse, sql: str, params: Mapping[str, Any] | None = None) -> pl.DataFrame:
@@ -133,6 +130,13 @@ class Journal:
         """Create the session row if needed; returns (row, created). Status becomes running."""
         existing = self.session()
         now = self._stamp()
+        if existing is not None:
+            theirs = (existing["mode"], existing["broker"], tuple(existing["symbols"]), existing["interval"])
+            ours = (spec.mode, spec.broker, tuple(spec.symbols), spec.interval)
+            if theirs != ours:
+                raise ConfigError(f"session {spec.paper_id} trades {theirs[2]} ({theirs[3]}) in {theirs[0]} mode on "
+                                  f"{theirs[1]}, not {ours[2]} ({ours[3]}) in {ours[0]} mode on {ours[1]}: "
+                                  "use another --name")
         if existing is None:
             row = pl.DataFrame({
                 "paper_id": [spec.paper_id], "created_at": _ts(now), "updated_at": _ts(now), "mode": [spec.mode],
@@ -265,12 +269,6 @@ class Journal:
         df = self.read("SELECT exec_id FROM paper_fills WHERE paper_id = $p ORDER BY exec_id")
         return set(df["exec_id"].to_list()) if df.height else set()
 
-    def last_exec_id(self) -> str | None:
-        """The exec id journalled last (by recording order)."""
-        df = self.read("SELECT exec_id FROM paper_fills WHERE paper_id = $p ORDER BY recorded_at DESC, ts DESC, "
-                       "exec_id DESC LIMIT 1")
-        return df["exec_id"].item() if df.height else None
-
     def record_fills_and_snapshot(
         self, cycle: int, fills: Sequence[tuple[Fill, int]], snapshot: Snapshot | None
     ) -> None:
@@ -365,10 +363,3 @@ class Journal:
         df = self.read("SELECT state_json FROM paper_broker_state WHERE paper_id = $p")
         return json.loads(df["state_json"].item()) if df.height else None
 
-
-def journal_counts(wh: Warehouse, paper_id: str) -> dict[str, int]:
-    """Rows per journal table for one session (tests and `paper status`)."""
-    j = Journal(wh, paper_id)
-    sql = " UNION ALL ".join(f"SELECT '{t}' AS t, count(*) AS n FROM {t} WHERE paper_id = $p" for t in TABLES)
-    df = j.read(f"SELECT * FROM ({sql}) ORDER BY t")
-    return dict(zip(df["t"].to_list(), df["n"].to_list(), strict=True))
