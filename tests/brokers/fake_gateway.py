@@ -25,7 +25,9 @@ network flap. No whatIf, no partial fills, no market data, no historical bars.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
+import logging
 import re
 import struct
 import threading
@@ -659,3 +661,39 @@ class FakeGateway:
             if conn.account_sub:
                 self._send(conn, *self._portfolio(p))
                 self._push_account(conn)
+
+
+
+# ---------------------------------------------------------------------------- the decoder-error guard for tests
+
+DECODER_LOGGERS = ("ib_async.decoder", "ib_async.Decoder", "ib_insync.decoder", "ib_insync.Decoder")
+
+
+class DecoderErrors(logging.Handler):
+    """Collects ERROR records of the client's decoder: ib_async logs (and swallows) every message it cannot
+    decode, so a layout mistake in the fake shows up only here."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@contextlib.contextmanager
+def decoder_error_guard():
+    """Within the block, collect decoder ERRORs; afterwards fail the test if there were any."""
+    import pytest
+
+    handler = DecoderErrors()
+    loggers = [logging.getLogger(name) for name in DECODER_LOGGERS]
+    for lg in loggers:
+        lg.addHandler(handler)
+    try:
+        yield handler
+    finally:
+        for lg in loggers:
+            lg.removeHandler(handler)
+    if handler.records:
+        pytest.fail("ib_async decoder errors:\n" + "\n".join(r.getMessage() for r in handler.records))

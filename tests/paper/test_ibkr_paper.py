@@ -5,7 +5,6 @@ fails the cycle with an error event and alert."""
 from __future__ import annotations
 
 import json
-import logging
 import shutil
 from datetime import date, timedelta
 
@@ -25,29 +24,13 @@ from .conftest import BASE, TOKEN_SUFFIX, backtest, fake_gateway_module, paper_c
 pytestmark = pytest.mark.timeout(120)
 ETFS = ("QQQ", "SPY")  # contracts the fake gateway knows
 FakeGateway = fake_gateway_module().FakeGateway
-DECODER_LOGGERS = ("ib_async.decoder", "ib_async.Decoder", "ib_insync.decoder", "ib_insync.Decoder")
-
-
-class _Errors(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.ERROR)
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
 
 
 @pytest.fixture(autouse=True)
 def no_decoder_errors():
     """ib_async logs (and swallows) what it cannot decode: any such ERROR fails the test."""
-    handler = _Errors()
-    loggers = [logging.getLogger(name) for name in DECODER_LOGGERS]
-    for lg in loggers:
-        lg.addHandler(handler)
-    yield
-    for lg in loggers:
-        lg.removeHandler(handler)
-    assert not handler.records, [r.getMessage() for r in handler.records]
+    with fake_gateway_module().decoder_error_guard():
+        yield
 
 
 class RestartAfterFirstOrder:
