@@ -162,8 +162,7 @@ def run(
             embargo_bars=wf.embargo_bars, warmup_bars=wf.warmup_bars,
             allow_truncated_final_fold=wf.allow_truncated_final_fold,
         )
-    loaded = cfg
-    cfg_hash = config_hash(loaded)
+    cfg_hash = config_hash(cfg)
     run_id = req.resume or new_run_id(req.kind, cfg_hash, now)
     done = _stored_folds(wh, run_id) if req.resume else {}
     if req.resume and not done and not _run_exists(wh, run_id):
