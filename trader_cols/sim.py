@@ -399,6 +399,11 @@ def _run_with_buffer(kernel, args: tuple, capacity: int):
     return out, fills[:n_fills].copy()
 
 
+def _kernel_args(market: Market, target: np.ndarray, params: SimParams) -> tuple:
+    """The positional arguments every simulation kernel takes, in its order."""
+    return (market.open, market.high, market.low, market.close, target, market.tradable, market.session_id, params)
+
+
 def simulate(
     bars: pl.DataFrame, targets: pl.DataFrame, params: SimParams, *, session_tz: str = "UTC"
 ) -> SimResult:
@@ -410,16 +415,7 @@ def simulate(
     params = coerce_params(params)
     market = market_arrays(bars, session_tz=session_tz)
     target = target_array(targets, market)
-    args = (
-        market.open,
-        market.high,
-        market.low,
-        market.close,
-        target,
-        market.tradable,
-        market.session_id,
-        params,
-    )
+    args = _kernel_args(market, target, params)
     capacity = market.close.size + 1024
     (equity, cash, gross, _ee, _eg, positions, _n, stats), fills = _run_with_buffer(
         simulate_nb, args, capacity
@@ -450,16 +446,7 @@ def simulate_per_symbol(
     params = coerce_params(params)
     market = market_arrays(bars, symbol_major=True, session_tz=session_tz)
     target = target_array(targets, market)
-    args = (
-        market.open,
-        market.high,
-        market.low,
-        market.close,
-        target,
-        market.tradable,
-        market.session_id,
-        params,
-    )
+    args = _kernel_args(market, target, params)
     capacity = market.close.size + 1024
     (equity, cash, gross, positions, _n, stats), fills = _run_with_buffer(
         simulate_independent_nb, args, capacity
@@ -527,16 +514,7 @@ def simulate_batch(
 
 
 def _run_batch(market: Market, stacked: np.ndarray, labels: tuple, params: SimParams) -> BatchResult:
-    equity, gross, stats = simulate_batch_nb(
-        market.open,
-        market.high,
-        market.low,
-        market.close,
-        stacked,
-        market.tradable,
-        market.session_id,
-        params,
-    )
+    equity, gross, stats = simulate_batch_nb(*_kernel_args(market, stacked, params))
     metrics = pl.DataFrame(
         {
             "param_set": list(labels),
