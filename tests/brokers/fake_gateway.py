@@ -16,7 +16,9 @@ What it answers (client message id → reply):
   (10148 if not cancellable); 58 global cancel; 8 reqIds → 9; 49 → 49; 62 account summary → 63…, 64;
   15/17/59/63/77 accepted. Anything else is recorded in `unhandled`.
 Market orders fill at once at the symbol's configured price (or when a price is first set); limit orders fill
-at the configured price when it is at or through the limit, now or on a later `set_price`. Commission per fill =
+at the configured price when it is at or through the limit, now or on a later `set_price`; stop orders (STP,
+the stop in auxPrice) fill at the configured price once it is at or through the stop (a sell stop at or below
+it, a buy stop at or above it). Commission per fill =
 max(commission_min, qty × commission_per_share); `commission_reports = False` withholds the reports.
 `restart(downtime_s)` drops every connection and listens again later (same port); `drop_connections()` is a
 network flap. No whatIf, no partial fills, no market data, no historical bars.
@@ -75,6 +77,7 @@ class _Order:
     tif: str
     order_ref: str
     account: str
+    aux: float | None = None
     status: str = "Submitted"
     filled: float = 0.0
     avg_price: float = 0.0
@@ -383,7 +386,7 @@ class FakeGateway:
         c = o.contract
         done = o.status == "Filled"
         f: list[Any] = [5, o.order_id, *self._contract_head(c, c.exchange)]
-        f += [o.action, o.qty, o.order_type, "" if o.lmt is None else o.lmt, "", o.tif, "", o.account, "O", 0,
+        f += [o.action, o.qty, o.order_type, "" if o.lmt is None else o.lmt, "" if o.aux is None else o.aux, o.tif, "", o.account, "O", 0,
               o.order_ref, o.client_id, o.perm_id, 0, 0, "", "", "", "", "", ""]
         if self.server_version < 177:
             f += [""]  # faProfile
@@ -406,7 +409,7 @@ class FakeGateway:
     def _completed_order(self, o: _Order) -> list[Any]:
         c = o.contract
         f: list[Any] = [101, *self._contract_head(c, c.exchange)]
-        f += [o.action, o.qty, o.order_type, "" if o.lmt is None else o.lmt, "", o.tif, "", o.account, "O", 0,
+        f += [o.action, o.qty, o.order_type, "" if o.lmt is None else o.lmt, "" if o.aux is None else o.aux, o.tif, "", o.account, "O", 0,
               o.order_ref, o.perm_id, 0, 0, "", "", "", "", ""]
         if self.server_version < 177:
             f += [""]  # faProfile
@@ -467,7 +470,7 @@ class FakeGateway:
 
     def _contract_details(self, req_id: int, c: FakeContract) -> list[Any]:
         return [10, req_id, c.symbol, c.sec_type, "", "", "", c.exchange, c.currency, c.symbol, c.symbol, c.symbol,
-                c.con_id, 0.01, "", "ACTIVETIM,LMT,MKT", f"{c.exchange},{c.primary}", 1, 0, c.long_name,
+                c.con_id, 0.01, "", "ACTIVETIM,LMT,MKT,STP", f"{c.exchange},{c.primary}", 1, 0, c.long_name,
                 c.primary, "", "", "", "", "US/Eastern", "", "", "", "", 0, 1, "", "", "26", "", c.stock_type,
                 0.0001, 0.0001, 100]
 
@@ -556,11 +559,12 @@ class FakeGateway:
         self._next_id[client_id] = max(self._next_id.get(client_id, 1), order_id + 1)
         existing = self._orders.get((client_id, order_id))
         qty, order_type, lmt = float(f[17] or 0), f[18], float(f[19]) if f[19] else None
+        aux = float(f[20]) if f[20] else None
         if existing is not None:  # a modification
             if not existing.open:
                 self._error(conn, order_id, 104, "Cannot modify a filled order.")
                 return
-            existing.qty, existing.lmt = qty, lmt
+            existing.qty, existing.lmt, existing.aux = qty, lmt, aux
             self._send(conn, *self._open_order(existing))
             self._send(conn, *self._order_status(existing))
             self._try_fill(existing)
@@ -569,12 +573,13 @@ class FakeGateway:
         if c is None:
             self._error(conn, order_id, 200, "No security definition has been found for the request")
             return
-        if order_type not in ("MKT", "LMT") or qty <= 0 or (order_type == "LMT" and lmt is None):
-            self._error(conn, order_id, 201, f"Order rejected - reason:the fake gateway takes MKT/LMT with qty > 0, "
-                                             f"got {order_type} {qty}")
+        if (order_type not in ("MKT", "LMT", "STP") or qty <= 0 or (order_type == "LMT" and lmt is None)
+                or (order_type == "STP" and aux is None)):
+            self._error(conn, order_id, 201, f"Order rejected - reason:the fake gateway takes MKT/LMT/STP with qty > "
+                                             f"0, got {order_type} {qty}")
             return
         o = _Order(client_id, order_id, next(self._perm), c, f[16], qty, order_type, lmt, f[21] or "DAY", f[26],
-                   f[23] or self.accounts[0])
+                   f[23] or self.accounts[0], aux)
         self._orders[(client_id, order_id)] = o
         self._send(conn, *self._open_order(o))
         self._send(conn, *self._order_status(o))
@@ -617,6 +622,9 @@ class FakeGateway:
             return
         if o.order_type == "LMT" and o.lmt is not None:
             if (o.action == "BUY" and price > o.lmt) or (o.action == "SELL" and price < o.lmt):
+                return
+        if o.order_type == "STP" and o.aux is not None:
+            if (o.action == "BUY" and price < o.aux) or (o.action == "SELL" and price > o.aux):
                 return
         self._execute(o, price)
 

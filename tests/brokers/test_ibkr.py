@@ -94,6 +94,20 @@ def test_limit_order_rests_fills_when_touched_and_cancels(broker, fake):
         broker.cancel("nope")
 
 
+def test_stop_order_rests_then_fills_when_the_price_reaches_it(broker, fake):
+    broker.place(mkt("s0", "SPY", "buy", 10))
+    stop = broker.place(Order("s1", "SPY", "sell", 10, "stop", tif="gtc", stop_price=440.0))
+    assert stop.status == "submitted" and stop.order.stop_price == 440.0
+    [working] = broker.open_orders()
+    assert working.order == Order("s1", "SPY", "sell", 10.0, "stop", tif="gtc", stop_price=440.0)
+    fake.set_price("SPY", 441.0)  # above the stop: nothing
+    assert [f.client_order_id for f in broker.fills_since()] == ["s0"]
+    fake.set_price("SPY", 438.0)  # through it: a market sell at the price
+    fill = broker.fills_since()[-1]
+    assert (fill.client_order_id, fill.side, fill.qty, fill.price) == ("s1", "sell", 10.0, 438.0)
+    assert broker.positions() == [] and broker.open_orders() == []
+
+
 def test_crypto_orders(broker, fake):
     ack = broker.place(lmt("c1", "BTC-USD", "buy", 0.01, 61_000.0))
     assert broker.fills_since()[0].price == 60_000.0 and ack.order.symbol == "BTC-USD"

@@ -52,7 +52,23 @@ def test_orders_to_library_fields_and_back():
     assert isinstance(lib_mk.lmtPrice, float) and lib_mk.orderType == "MKT" and lib_mk.tif == "DAY"
     assert m.order_from_ib(SPY, lib_mk) == mk
     assert m.order_from_ib(SPY, ibx.MarketOrder("BUY", 1)) is None  # no orderRef: not ours
-    assert m.order_from_ib(SPY, ibx.StopOrder("BUY", 1, 5.0, orderRef="x")) is None
+    assert m.order_from_ib(SPY, ibx.Order(orderType="TRAIL", action="SELL", totalQuantity=1.0, orderRef="x")) is None  # a type we do not send
+
+
+def test_stop_orders_to_library_fields_and_back():
+    o = Order("tc-4-SPY-0123456789ab", "SPY", "sell", 10.0, "stop", tif="gtc", stop_price=431.5)
+    fields = m.order_fields(o)
+    assert fields == {"action": "SELL", "totalQuantity": 10.0, "orderType": "STP", "tif": "GTC",
+                      "orderRef": "tc-4-SPY-0123456789ab", "auxPrice": 431.5}
+    lib = ibx.StopOrder("SELL", 10.0, 431.5, tif="GTC", orderRef=o.client_order_id)
+    assert dataclasses.asdict(ibx.Order(**fields)) == dataclasses.asdict(lib)
+    assert m.order_from_ib(SPY, lib) == o
+    unset = ibx.Order(orderType="STP", action="SELL", totalQuantity=1.0, orderRef="y")  # auxPrice left unset
+    assert m.order_from_ib(SPY, unset) is None
+    # PAXOS takes sell stops only, good till cancelled
+    assert m.order_fields(Order("cs", "BTC-USD", "sell", 0.5, "stop", stop_price=55_000.0))["tif"] == "GTC"
+    with pytest.raises(OrderRejected, match="sell only"):
+        m.order_fields(Order("cb", "BTC-USD", "buy", 0.5, "stop", stop_price=65_000.0))
 
 
 def test_crypto_market_orders():

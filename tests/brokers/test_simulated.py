@@ -92,6 +92,65 @@ def test_sell_limit_touched_by_high():
     assert b.positions() == []
 
 
+def stp(coid: str, symbol: str, side: str, qty: float, price: float, tif: str = "gtc") -> Order:
+    return Order(coid, symbol, side, qty, "stop", tif=tif, stop_price=price)
+
+
+def test_sell_stop_fills_at_the_stop_inside_the_bar_or_at_a_gapped_open():
+    # Arrange: 10 held, a protective sell stop at 95 placed behind the entry
+    b = SimulatedBroker(PARAMS)
+    b.place(mkt("in", "AAA", "buy", 10))
+    b.on_bar(T0, {"AAA": Bar(100.0, 101.0, 99.0, 100.0)})
+    b.place(stp("stop", "AAA", "sell", 10, 95.0))
+    # Act / Assert: a bar that stays above the stop leaves it working (gtc)
+    assert b.on_bar(T0 + DAY, {"AAA": Bar(99.0, 100.0, 95.5, 96.0)}) == []
+    assert [a.client_order_id for a in b.open_orders()] == ["stop"]
+    # the low reaches the stop: it sells at the stop (with slippage), not at the low
+    [f] = b.on_bar(T0 + 2 * DAY, {"AAA": Bar(96.0, 97.0, 90.0, 91.0)})
+    assert (f.client_order_id, f.side, f.qty, f.price) == ("stop", "sell", 10.0, fill_price_nb(95.0, -1, 10.0))
+    assert b.positions() == []
+    # a bar that opens through the stop sells at the open
+    b.place(mkt("in2", "AAA", "buy", 10))
+    b.on_bar(T0 + 3 * DAY, {"AAA": Bar(100.0, 101.0, 99.0, 100.0)})
+    b.place(stp("stop2", "AAA", "sell", 10, 95.0))
+    [g] = b.on_bar(T0 + 4 * DAY, {"AAA": Bar(93.0, 94.0, 92.0, 93.5)})
+    assert g.price == fill_price_nb(93.0, -1, 10.0)
+
+
+def test_buy_stop_covers_a_short_and_day_stops_expire():
+    b = SimulatedBroker(PARAMS)
+    b.place(mkt("short", "AAA", "sell", 5))
+    b.on_bar(T0, {"AAA": Bar(100.0, 101.0, 99.0, 100.0)})
+    b.place(stp("day", "AAA", "buy", 5, 110.0, "day"))
+    assert b.on_bar(T0 + DAY, {"AAA": Bar(100.0, 109.0, 99.0, 105.0)}) == []
+    assert b.order("day").status == "cancelled" and b.order("day").reason == "expired"
+    b.place(stp("cover", "AAA", "buy", 5, 110.0))
+    [f] = b.on_bar(T0 + 2 * DAY, {"AAA": Bar(105.0, 112.0, 104.0, 111.0)})
+    assert (f.side, f.price) == ("buy", fill_price_nb(110.0, 1, 10.0)) and b.positions() == []
+
+
+def test_stop_that_would_sell_short_is_cancelled_when_it_triggers():
+    b = SimulatedBroker(SimParams(allow_short=False))
+    b.place(mkt("in", "AAA", "buy", 3))
+    # placed before the entry fills: refused neither now nor for the working buy
+    assert b.place(stp("stop", "AAA", "sell", 5, 90.0)).status == "submitted"
+    [entry] = b.on_bar(T0, {"AAA": Bar(100.0, 101.0, 85.0, 86.0)})  # the buy fills, then the stop triggers
+    assert entry.client_order_id == "in"
+    ack = b.order("stop")
+    assert ack.status == "cancelled" and "would go short" in ack.reason
+    assert b.positions()[0].qty == 3.0
+
+
+def test_live_mode_stop_triggers_at_the_first_price_through_it():
+    b = SimulatedBroker(PARAMS, mode="live")
+    b.on_price(T0, {"AAA": 50.0})
+    b.place(mkt("in", "AAA", "buy", 4))
+    assert b.place(stp("stop", "AAA", "sell", 4, 45.0)).status == "submitted"
+    assert b.on_price(T0 + timedelta(minutes=1), {"AAA": 46.0}) == []
+    [f] = b.on_price(T0 + timedelta(minutes=2), {"AAA": 44.0})
+    assert (f.client_order_id, f.price) == ("stop", fill_price_nb(44.0, -1, 10.0))
+
+
 def test_unpriced_bar_holds_orders():
     b = SimulatedBroker(PARAMS)
     b.place(mkt("o", "AAA", "buy", 1))
@@ -217,6 +276,9 @@ def test_cancel_and_session():
         (dict(side="hold"), "side"),
         (dict(order_type="limit"), "limit_price"),
         (dict(limit_price=3.0), "market order has no limit_price"),
+        (dict(order_type="stop"), "stop_price"),
+        (dict(order_type="stop", stop_price=-1.0), "stop_price"),
+        (dict(order_type="limit", limit_price=3.0, stop_price=2.0), "limit order has no stop_price"),
         (dict(tif="fok"), "tif"),
         (dict(client_order_id=""), "client_order_id"),
     ],

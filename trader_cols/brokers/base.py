@@ -11,14 +11,14 @@ from typing import Any, Literal, Protocol, runtime_checkable
 from trader_cols.errors import OrderRejected
 
 Side = Literal["buy", "sell"]
-OrderType = Literal["market", "limit"]
+OrderType = Literal["market", "limit", "stop"]
 TimeInForce = Literal["day", "gtc", "ioc"]
 # pending: sent, not yet acknowledged; submitted: working at the broker; partially_filled: working with fills;
 # filled / cancelled / rejected: done.
 OrderStatus = Literal["pending", "submitted", "partially_filled", "filled", "cancelled", "rejected"]
 DONE_STATUSES = frozenset({"filled", "cancelled", "rejected"})
 SIDES = ("buy", "sell")
-ORDER_TYPES = ("market", "limit")
+ORDER_TYPES = ("market", "limit", "stop")
 TIFS = ("day", "gtc", "ioc")
 
 
@@ -37,7 +37,9 @@ class Order:
     """An order as the loop states it. `qty` is unsigned (the side says which way), in units of the symbol.
 
     `client_order_id` is the caller's deterministic key (see `make_client_order_id`); a broker that already knows
-    it does not create a second order. A limit order needs a positive `limit_price`; a market order has none.
+    it does not create a second order. A limit order needs a positive `limit_price`; a stop order a positive
+    `stop_price` (a sell stop triggers when the price falls to it, a buy stop when the price rises to it, then it
+    executes as a market order); a market order has neither.
     """
 
     client_order_id: str
@@ -47,6 +49,7 @@ class Order:
     order_type: OrderType = "market"
     limit_price: float | None = None
     tif: TimeInForce = "day"
+    stop_price: float | None = None
 
     def __post_init__(self) -> None:
         def bad(why: str) -> OrderRejected:
@@ -64,12 +67,12 @@ class Order:
             raise bad(f"tif {self.tif!r} is not one of {TIFS}")
         if not (isinstance(self.qty, int | float) and math.isfinite(self.qty) and self.qty > 0):
             raise bad(f"qty must be a finite number > 0, got {self.qty!r}")
-        if self.order_type == "limit":
-            lp = self.limit_price
-            if lp is None or not (math.isfinite(lp) and lp > 0):
-                raise bad(f"a limit order needs a finite limit_price > 0, got {lp!r}")
-        elif self.limit_price is not None:
-            raise bad("a market order has no limit_price")
+        for kind, name, price in (("limit", "limit_price", self.limit_price), ("stop", "stop_price", self.stop_price)):
+            if self.order_type == kind:
+                if price is None or not (isinstance(price, int | float) and math.isfinite(price) and price > 0):
+                    raise bad(f"a {kind} order needs a finite {name} > 0, got {price!r}")
+            elif price is not None:
+                raise bad(f"a {self.order_type} order has no {name}")
 
     @property
     def sign(self) -> int:
@@ -86,6 +89,7 @@ class Order:
             "order_type": self.order_type,
             "limit_price": self.limit_price,
             "tif": self.tif,
+            "stop_price": self.stop_price,
         }
 
     @classmethod

@@ -54,11 +54,13 @@ class _Known:
 
 
 def _library_order(fields: Mapping[str, Any]) -> Any:
-    """The library's MarketOrder / LimitOrder from `ibkr_map.order_fields` output."""
+    """The library's MarketOrder / LimitOrder / StopOrder from `ibkr_map.order_fields` output."""
     f = dict(fields)
     kind, action, qty = f.pop("orderType"), f.pop("action"), f.pop("totalQuantity")
     if kind == "LMT":
         return ibx.LimitOrder(action, qty, f.pop("lmtPrice"), **f)
+    if kind == "STP":
+        return ibx.StopOrder(action, qty, f.pop("auxPrice"), **f)
     return ibx.MarketOrder(action, qty, **f)
 
 

@@ -7,7 +7,9 @@ tests feed the library's own dataclasses built from recorded payloads.
 Symbols: equities/ETFs are SMART-routed USD stocks (a yfinance-style dash, "BRK-B", is IBKR's space, "BRK B");
 crypto ("BTC-USD", or any symbol whose asset class is "crypto") is a PAXOS `CRYPTO` contract in the quote
 currency. IBKR requires crypto market orders to be IOC and crypto market buys to be sized in cash (`cashQty`),
-which an `Order` does not carry: such an order is refused here; use a limit order for crypto buys.
+which an `Order` does not carry: such an order is refused here; use a limit order for crypto buys. A stop order is
+IBKR's STP (the stop in `auxPrice`); PAXOS takes sell stops only, good till cancelled (a crypto buy stop is refused
+here, a crypto sell stop is sent GTC).
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ STOCK_EXCHANGE = "SMART"
 UNSET_DOUBLE = 1.7976931348623157e308  # the wire's "no value" for doubles
 CANCEL_CODES = frozenset({202})  # "Order Canceled - reason:" answers our own cancel, it is no rejection
 ACTIONS = {"buy": "BUY", "sell": "SELL"}
-ORDER_TYPES = {"market": "MKT", "limit": "LMT"}
+ORDER_TYPES = {"market": "MKT", "limit": "LMT", "stop": "STP"}
 TIFS = {"day": "DAY", "gtc": "GTC", "ioc": "IOC"}
 EXEC_SIDES = {"BOT": "buy", "SLD": "sell"}
 # IBKR order states → ours (ib_async.OrderStatus names; "Inactive" is a refusal or a hold that will not work).
@@ -84,6 +86,13 @@ def order_fields(order: Order, asset_class: str | None = None) -> dict[str, Any]
     }
     if order.order_type == "limit":
         fields["lmtPrice"] = float(order.limit_price)  # type: ignore[arg-type]
+    if order.order_type == "stop":
+        fields["auxPrice"] = float(order.stop_price)  # type: ignore[arg-type]
+        if is_crypto(order.symbol, asset_class):
+            if order.side == "buy":
+                raise OrderRejected("IBKR (PAXOS) takes crypto stop orders to sell only", symbol=order.symbol,
+                                    broker="ibkr")
+            fields["tif"] = "GTC"  # PAXOS: stop orders are GTC
     if is_crypto(order.symbol, asset_class) and order.order_type == "market":
         if order.side == "buy":
             raise OrderRejected(
@@ -101,16 +110,14 @@ def order_from_ib(contract: Any, ib_order: Any) -> Order | None:
     if not ib_order.orderRef:
         return None
     side = {"BUY": "buy", "SELL": "sell"}.get(str(ib_order.action).upper())
-    kind = {"MKT": "market", "LMT": "limit"}.get(str(ib_order.orderType).upper())
+    kind = {v: k for k, v in ORDER_TYPES.items()}.get(str(ib_order.orderType).upper())
     if side is None or kind is None:
         return None
     tif = {v: k for k, v in TIFS.items()}.get(str(ib_order.tif).upper(), "day")
-    limit = None
-    if kind == "limit":
-        lp = ib_order.lmtPrice
-        limit = float(lp) if lp is not None and float(lp) != UNSET_DOUBLE else None
-        if limit is None:
-            return None
+    limit = _price(ib_order.lmtPrice) if kind == "limit" else None
+    stop = _price(ib_order.auxPrice) if kind == "stop" else None
+    if (kind == "limit" and limit is None) or (kind == "stop" and stop is None):
+        return None
     return Order(
         client_order_id=ib_order.orderRef,
         symbol=symbol_of(contract),
@@ -119,7 +126,13 @@ def order_from_ib(contract: Any, ib_order: Any) -> Order | None:
         order_type=kind,  # type: ignore[arg-type]
         limit_price=limit,
         tif=tif,  # type: ignore[arg-type]
+        stop_price=stop,
     )
+
+
+def _price(value: Any) -> float | None:
+    """A price field of the library's Order: None when unset (None or the wire's UNSET_DOUBLE)."""
+    return float(value) if value is not None and float(value) != UNSET_DOUBLE else None
 
 
 def _last_error(trade: Any) -> tuple[int | None, str]:

@@ -3,17 +3,21 @@
 Two modes.
 - "bars" (replay and bar-driven paper trading): an order placed now works from the next `on_bar` on. A market
   order fills at that bar's open; a buy limit fills when the bar's low reaches the limit (at the better of the
-  open and the limit), a sell limit when the high reaches it. A "day" or "ioc" limit that cannot fill in the first
-  bar of its symbol expires (cancelled, reason "expired"); a "gtc" limit keeps working.
+  open and the limit), a sell limit when the high reaches it. A sell stop triggers when the bar's low reaches its
+  stop and fills at the stop, or at the open when the bar opens through it (a buy stop likewise with the high): the
+  kernel's intrabar stop rule (`kernels.risk.intrabar_stop_ref_nb`), so a protective stop fills where the backtest
+  stops the position out. A "day" or "ioc" limit or stop that cannot fill in the first bar of its symbol expires
+  (cancelled, reason "expired"); a "gtc" one keeps working.
 - "live": `on_price` feeds the latest prices. A market order fills at once at the latest price of its symbol (or
-  at the first price to arrive); a limit order fills as soon as a price touches it; an "ioc" order that cannot
-  fill at once is cancelled.
+  at the first price to arrive); a limit order fills as soon as a price touches it, a stop order as soon as a
+  price reaches its stop (at that price); an "ioc" order that cannot fill at once is cancelled.
 
 Prices: the reference price goes through `kernels.fills.fill_price_nb` (slippage against us) and the commission
 through `kernels.fills.fees_nb`, exactly as the backtest kernel does at an open, so replaying through this broker
 reproduces the backtest's fills. A limit fill is never worse than its limit. Cash pays price × qty + fees.
 Quantities must be whole multiples of `lot_size` (when set); there is no margin or funding check (the live risk
-checks size orders before they get here), but selling beyond the position is refused when `allow_short` is off.
+checks size orders before they get here), but selling beyond the position is refused when `allow_short` is off
+(for a stop order, when it triggers: it is cancelled with the reason).
 A bar whose open/high/low/close is not finite and > 0 is unpriced: nothing of that symbol trades in it.
 `avg_cost` is the average fill price of the open position (a flip restarts it), fees excluded.
 """
@@ -39,6 +43,7 @@ from trader_cols.brokers.base import (
 from trader_cols.errors import BrokerError
 from trader_cols.kernels.fills import fees_nb, fill_price_nb, round_lot_nb
 from trader_cols.kernels.records import SimParams, coerce_params
+from trader_cols.kernels.risk import intrabar_stop_ref_nb
 
 STATE_VERSION = 1
 # The SimParams fields this broker reads; the rest belong to the kernel's risk rules, which run upstream.
@@ -245,7 +250,7 @@ class SimulatedBroker:
             rounded = round_lot_nb(order.qty, lot)
             if abs(rounded - order.qty) > LOT_TOL * max(1.0, order.qty) or rounded <= 0.0:
                 return f"qty {order.qty!r} is not a whole number of lots of {lot!r}"
-        if not self.params.allow_short and order.side == "sell":
+        if not self.params.allow_short and order.side == "sell" and order.order_type != "stop":
             working = sum(
                 t.order.qty - t.filled_qty
                 for t in self._working.values()
@@ -288,6 +293,15 @@ class SimulatedBroker:
             o = t.order
             if o.order_type == "market":
                 made.append(self._book(t, fill_price_nb(bar.open, o.sign, s_bps), ts))
+                continue
+            if o.order_type == "stop":
+                # the position a stop protects is on the other side of the order: a sell stop protects a long
+                ref = intrabar_stop_ref_nb(float(-o.sign), float(o.stop_price), bar.open, bar.high, bar.low)
+                if ref == ref:
+                    fill = self._trigger(t, fill_price_nb(ref, o.sign, s_bps), ts)
+                    made += [fill] if fill is not None else []
+                elif o.tif in ("day", "ioc"):
+                    t.status, t.reason = "cancelled", "expired"
                 continue
             limit = float(o.limit_price)  # type: ignore[arg-type]
             if o.side == "buy" and bar.low <= limit:
@@ -333,12 +347,26 @@ class SimulatedBroker:
         s_bps = self.params.slippage_bps
         if o.order_type == "market":
             return self._book(t, fill_price_nb(price, o.sign, s_bps), ts)
+        if o.order_type == "stop":
+            if (price - float(o.stop_price)) * o.sign >= 0.0:  # a sell stop at or below its stop, a buy stop above
+                return self._trigger(t, fill_price_nb(price, o.sign, s_bps), ts)
+            return None
         limit = float(o.limit_price)  # type: ignore[arg-type]
         if o.side == "buy" and price <= limit:
             return self._book(t, min(fill_price_nb(price, 1, s_bps), limit), ts)
         if o.side == "sell" and price >= limit:
             return self._book(t, max(fill_price_nb(price, -1, s_bps), limit), ts)
         return None
+
+    def _trigger(self, t: _Tracked, price: float, ts: datetime) -> Fill | None:
+        """A triggered stop order: filled at `price`, or cancelled when it would sell short with shorting off."""
+        o = t.order
+        if not self.params.allow_short and o.side == "sell":
+            held = self._qty.get(o.symbol, 0.0)
+            if o.qty - t.filled_qty > held * (1.0 + LOT_TOL) + 1e-12:
+                t.status, t.reason = "cancelled", f"triggered, but selling {o.qty!r} of {held!r} held would go short"
+                return None
+        return self._book(t, price, ts)
 
     def _book(self, t: _Tracked, price: float, ts: datetime) -> Fill:
         """Fill the rest of `t` at `price`: cash, position, average cost, the fill record."""
