@@ -259,7 +259,7 @@ class FakeGateway:
         """Every order the fake holds, as dicts, in placement order."""
         return self._call(self._snapshot(lambda: [
             {"client_id": o.client_id, "order_id": o.order_id, "perm_id": o.perm_id, "symbol": o.contract.symbol,
-             "action": o.action, "qty": o.qty, "type": o.order_type, "lmt": o.lmt, "ref": o.order_ref,
+             "action": o.action, "qty": o.qty, "type": o.order_type, "lmt": o.lmt, "aux": o.aux, "ref": o.order_ref,
              "status": o.status, "filled": o.filled, "avg_price": o.avg_price}
             for o in self._orders.values()
         ]))

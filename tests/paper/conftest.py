@@ -42,12 +42,11 @@ def fake_gateway_module():
 
 def paper_config(risk: dict | None = None, engine: dict | None = None, gate: dict | None = None,
                  base: Config = BASE) -> Config:
-    """The base config with stop losses off (not reproducible order by order, see docs/paper.md), a permissive
-    gate, and the given overrides."""
+    """The base config (its stop loss included) with a permissive gate and the given overrides."""
     g = {"min_sharpe": -100.0, "min_trades": 0, "max_drawdown_pct": 0.99} | (gate or {})
     return dataclasses.replace(
         base,
-        risk=dataclasses.replace(base.risk, **({"stop_loss_pct": None} | (risk or {}))),
+        risk=dataclasses.replace(base.risk, **(risk or {})),
         engine=dataclasses.replace(base.engine, **(engine or {})),
         paper=dataclasses.replace(base.paper, gate=dataclasses.replace(base.paper.gate, **g)),
     )

@@ -92,13 +92,24 @@ def test_a_live_cycle_through_the_fake_gateway_survives_a_restart(etf_history, t
         # Act
         out = run_paper(wh, req, cfg, clock=clock, broker=broker, alerter=webhook.alerter())
 
-        # Assert: the orders reached the gateway under their client order ids, and their fills are journalled
+        # Assert: the orders reached the gateway under their client order ids, and their fills are journalled; each
+        # new position got a protective stop (STP) at stop_loss_pct below its planned entry, working at the gateway
         j = Journal(wh, out.paper_id)
-        orders = j.read("SELECT client_order_id, symbol, side, qty FROM paper_orders WHERE paper_id = $p ORDER BY seq")
-        assert out.status == "stopped" and orders.height == 2 and broker.restarted
+        every = j.read("SELECT client_order_id, symbol, side, qty, order_type, stop_price, ref_price FROM paper_orders "
+                       "WHERE paper_id = $p ORDER BY seq")
+        orders = every.filter(pl.col("order_type") == "market")
+        stops = every.filter(pl.col("order_type") == "stop")
+        assert out.status == "stopped" and orders.height == 2 and stops.height == 2 and broker.restarted
         at_gateway = {o["ref"]: o for o in gw.orders()}
-        assert set(at_gateway) == set(orders["client_order_id"]) and len(gw.placed) == 2  # nothing sent twice
-        assert all(o["status"] == "Filled" for o in at_gateway.values())
+        assert set(at_gateway) == set(every["client_order_id"]) and len(gw.placed) == 4  # nothing sent twice
+        assert all(at_gateway[c]["status"] == "Filled" for c in orders["client_order_id"])
+        for stop in stops.iter_rows(named=True):
+            sent = at_gateway[stop["client_order_id"]]
+            assert (sent["type"], sent["status"], sent["action"], sent["aux"]) == ("STP", "Submitted", "SELL",
+                                                                                  stop["stop_price"])
+            entry = orders.filter(pl.col("symbol") == stop["symbol"]).row(0, named=True)
+            assert stop["qty"] == entry["qty"] and stop["stop_price"] == pytest.approx(
+                entry["ref_price"] * (1 + cfg.engine.slippage_bps * 1e-4) * (1 - cfg.risk.stop_loss_pct), rel=1e-12)
         fills = j.read("SELECT client_order_id, symbol, qty, price, commission FROM paper_fills WHERE paper_id = $p "
                        "ORDER BY symbol")
         assert fills.height == 2 and set(fills["client_order_id"]) == set(orders["client_order_id"])

@@ -43,7 +43,8 @@ def test_daily_wakes_ingest_decide_fill_and_catch_up(wh):
     assert [(t.hour, t.minute) for t in cycles["clock_ts"]] == [(0, 30), (0, 1), (0, 1)]  # then woke at 00:01 UTC
     assert (cycles["status"] == "done").all()
     assert wh.query(ingests)["n"].item() == before + 3 * len(SYMBOLS)  # each wake brought the bars up to date
-    orders = j.read("SELECT client_order_id, cycle FROM paper_orders WHERE paper_id = $p ORDER BY cycle, seq")
+    orders = j.read("SELECT client_order_id, cycle FROM paper_orders WHERE paper_id = $p AND order_type = 'market' "
+                    "ORDER BY cycle, seq")
     fills = j.read("SELECT client_order_id, cycle, ts FROM paper_fills WHERE paper_id = $p ORDER BY ts")
     assert orders.height >= 2 and fills.height >= 1
     # a cycle's orders fill at the open of the next bar, which the next cycle feeds the simulated broker

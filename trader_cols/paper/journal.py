@@ -205,6 +205,7 @@ class Journal:
             "qty": pl.Series([float(o.qty) for o, _, _ in orders], dtype=pl.Float64),
             "order_type": [o.order_type for o, _, _ in orders],
             "limit_price": pl.Series([o.limit_price for o, _, _ in orders], dtype=pl.Float64),
+            "stop_price": pl.Series([o.stop_price for o, _, _ in orders], dtype=pl.Float64),
             "tif": [o.tif for o, _, _ in orders],
             "ref_price": pl.Series([float(r) for _, r, _ in orders], dtype=pl.Float64),
             "reason": [why for _, _, why in orders],
@@ -235,7 +236,7 @@ class Journal:
         df = self.read("SELECT * FROM paper_orders WHERE paper_id = $p AND cycle = $k ORDER BY seq", {"k": cycle})
         return [
             (Order(r["client_order_id"], r["symbol"], r["side"], r["qty"], r["order_type"], r["limit_price"],
-                   r["tif"]), r["ref_price"], r["reason"])
+                   r["tif"], r["stop_price"]), r["ref_price"], r["reason"])
             for r in df.iter_rows(named=True)
         ]
 
@@ -249,6 +250,13 @@ class Journal:
         """Client order id → cycle, for every order of the session."""
         df = self.read("SELECT client_order_id, cycle FROM paper_orders WHERE paper_id = $p ORDER BY cycle, seq")
         return dict(zip(df["client_order_id"].to_list(), df["cycle"].to_list(), strict=True)) if df.height else {}
+
+    def stop_fills(self, cycle: int) -> list[tuple[str, str, float]]:
+        """(symbol, side, price) of every fill of the stop orders decided in `cycle`, in execution order."""
+        df = self.read("SELECT f.symbol, f.side, f.price FROM paper_fills f JOIN paper_orders o USING (client_order_id) "
+                       "WHERE f.paper_id = $p AND o.cycle = $k AND o.order_type = 'stop' ORDER BY f.ts, f.exec_id",
+                       {"k": cycle})
+        return list(df.iter_rows())
 
     # ------------------------------------------------------------------ broker answers
 

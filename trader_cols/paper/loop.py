@@ -5,8 +5,10 @@ A cycle is one decision bar (cycle number = bar number of the session). Its step
 1. the simulated broker is fed the bar (orders of the previous cycle fill at its open) and saves its state;
 2. fills the journal does not have yet are reconciled from the broker; the book at the bar's close is journalled;
 3. the risk state closes the bar (drawdown halt, daily loss cut) and begins the execution bar;
-4. targets are composed, the orders planned (`orders.plan_execution`) and checked; the cycle row, targets, risk
-   decisions and orders are committed together, before anything is sent;
+4. the protective stops of the previous cycle that did not fill are cancelled; targets are composed, the orders
+   planned (`orders.plan_execution`) and checked, and a protective stop order is added for every position the
+   execution leaves (`orders.protective_stops`, when stop_loss_pct is set); the cycle row, targets, risk decisions
+   and orders are committed together, before anything is sent;
 5. each order is placed under its client order id (`make_client_order_id(session, cycle, symbol)`) and its ack
    journalled; the cycle is then marked sent (done when it had nothing to send).
 After a kill at any point a restart resumes from the journal: an interrupted cycle re-sends its journalled orders
@@ -50,7 +52,7 @@ from trader_cols.paper.decide import (
 )
 from trader_cols.paper.journal import Journal, SessionSpec, Snapshot, read_catalog
 from trader_cols.paper.market import STEP, Clock, LiveMarket, ReplayMarket, Step, SystemClock
-from trader_cols.paper.orders import Decision, Plan, plan_execution
+from trader_cols.paper.orders import Decision, Plan, PlannedOrder, plan_execution, protective_stops
 from trader_cols.paper.preflight import PreflightReport, preflight
 from trader_cols.paper.risk import RiskState
 from trader_cols.paper.simbroker import JournalledSimBroker
@@ -339,6 +341,11 @@ class PaperLoop:
         state = RiskState.from_dict(self.risk.to_dict())
         r = self.cfg.risk
         book: list[Decision] = []
+        for symbol, side, price in journal.stop_fills(k - 1) if k > 0 else []:
+            # the kernel's intrabar stop: that side is not re-entered until the target resets
+            state.stopped[symbol] = 1 if side == "sell" else -1
+            book.append(Decision("order", "stop_loss", "flatten", f"protective stop filled at {price:g}", symbol,
+                                 price))
         for rule, why in state.begin_bar(step.bar_no, step.session, r.cooloff_bars):
             book.append(Decision("book", rule, "resume", why))
         for rule, why in state.close_bar(step.bar_no, step.session, snap.equity, max_drawdown_pct=r.max_drawdown_pct,
@@ -376,9 +383,10 @@ class PaperLoop:
             wanted, step.ref, step.closes, self.params, forced=forced, stopped=state.stopped,
         )
         state.stopped = plan.stopped
-        orders = self._orders(k, plan)
+        orders = self._orders(k, plan.orders)
         decisions = book + plan.decisions + self._check(
             plan, orders, {p.symbol: p.qty for p in positions}, {**step.closes, **step.ref})
+        orders += self._orders(k, protective_stops(*self._book_after(k, plan, orders, positions), self.params))
         row |= {"status": "planned" if orders else "done", "risk_state": state.to_dict(),
                 "forced": REASON_NAMES[plan.forced] if plan.forced else None, "exec_equity": plan.exec_equity}
         journal.commit_cycle(row, targets.select(TARGET_COLUMNS), decisions, orders)
@@ -445,13 +453,37 @@ class PaperLoop:
             out.append((f, cycle))
         return out
 
-    def _orders(self, k: int, plan: Plan) -> list[tuple[Order, float, str]]:
+    def _orders(self, k: int, planned: Sequence[PlannedOrder]) -> list[tuple[Order, float, str]]:
+        """(order, reference price, reason) of planned orders; the client order id keys on (session and kind, cycle,
+        symbol). A protective stop is a good-till-cancelled stop order (the next cycle replaces it)."""
         out = []
-        for o in plan.orders:
-            key = self.journal.paper_id if o.kind == "exec" else f"{self.journal.paper_id}:stop"
-            order = Order(make_client_order_id(key, k, o.symbol), o.symbol, o.side, abs(o.qty))
+        for o in planned:
+            key = self.journal.paper_id if o.kind == "exec" else f"{self.journal.paper_id}:{o.kind}"
+            coid = make_client_order_id(key, k, o.symbol)
+            if o.kind == "protect":
+                order = Order(coid, o.symbol, o.side, abs(o.qty), "stop", tif="gtc", stop_price=o.stop_price)
+            else:
+                order = Order(coid, o.symbol, o.side, abs(o.qty))
             out.append((order, o.ref_price, o.reason))
         return out
+
+    def _book_after(self, k: int, plan: Plan, kept: Sequence[tuple[Order, float, str]],
+                    positions: Sequence[Position]) -> tuple[dict[str, float], dict[str, float]]:
+        """(quantity, average fill price) per symbol once the orders that passed the pre-send check have filled: the
+        plan's prediction, except for a symbol with a refused order (its start, plus its orders that passed)."""
+        qty, avg = dict(plan.qty_after), dict(plan.avg_after)
+        ids = {o.client_order_id for o, _, _ in kept}
+        planned = list(zip(plan.orders, self._orders(k, plan.orders), strict=True))
+        refused = {p.symbol for p, (o, _, _) in planned if o.client_order_id not in ids}
+        start = {p.symbol: p for p in positions}
+        for s in refused:
+            q = (start[s].qty if s in start else 0.0) + sum(
+                p.qty for p, (o, _, _) in planned if p.symbol == s and o.client_order_id in ids)
+            qty.pop(s, None)
+            avg.pop(s, None)
+            if q != 0.0:
+                qty[s], avg[s] = q, start[s].avg_cost if s in start else math.nan
+        return qty, avg
 
     def _check(self, plan: Plan, orders: list[tuple[Order, float, str]], start: dict[str, float],
                marks: dict[str, float]) -> list[Decision]:
@@ -485,19 +517,21 @@ class PaperLoop:
         return out
 
     def _cancel_stale(self, k: int) -> list[Decision]:
-        """A real broker: orders of earlier cycles still working are cancelled before this cycle sizes its own (the
-        book they would change is the one this cycle starts from)."""
-        if isinstance(self.broker, JournalledSimBroker):  # its orders fill at the bar this cycle fed it
-            return []
+        """Orders of earlier cycles still working are cancelled before this cycle sizes its own (the book they would
+        change is the one this cycle starts from): protective stops, which this cycle renews, and at a real broker
+        market orders that did not fill (a bar-driven simulated broker fills those at the bar this cycle fed it)."""
+        sim = isinstance(self.broker, JournalledSimBroker)
         out = []
         for a in self.broker.open_orders():
             cycle = self._order_cycles.get(a.client_order_id)
-            if cycle is None or cycle >= k:
+            stop = a.order.order_type == "stop"
+            if cycle is None or cycle >= k or (sim and not stop):
                 continue
             ack = self.broker.cancel(a.client_order_id)
             self.journal.record_ack(cycle, ack)
-            out.append(Decision("order", "stale_order", "cancel", f"order {a.client_order_id} of cycle {cycle} was "
-                                f"still working ({ack.status} now)", a.order.symbol, a.order.qty - a.filled_qty))
+            rule, why = ("stop_loss", "protective stop") if stop else ("stale_order", "order")
+            out.append(Decision("order", rule, "cancel", f"{why} {a.client_order_id} of cycle {cycle} was still "
+                                f"working ({ack.status} now)", a.order.symbol, a.order.qty - a.filled_qty))
         self._drain_events(k)
         return out
 
@@ -523,7 +557,8 @@ class PaperLoop:
             return
         mine = set(self.journal.acked(k))
         deadline = time.monotonic() + self.req.fill_wait_s  # a real wait for a real broker, whatever the clock
-        while time.monotonic() < deadline and any(a.client_order_id in mine for a in self.broker.open_orders()):
+        while time.monotonic() < deadline and any(  # protective stops keep working: no wait for them
+                a.client_order_id in mine and a.order.order_type != "stop" for a in self.broker.open_orders()):
             time.sleep(0.1)
         fills = self._new_fills()
         if fills:

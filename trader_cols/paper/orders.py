@@ -8,8 +8,9 @@ clipped to what max_gross_leverage can fund. It uses the kernels' scalar functio
 `kernels/risk.py`) and predicts each fill as the simulated broker books it, so a replay through that broker
 reproduces the backtest's fills. Pure: no I/O.
 
-Not reproduced: intrabar stops (the kernel exits at the stop level inside a bar; brokers here take market and
-limit orders only), so a position is stopped out only when the reference price is at or through its stop.
+The kernel's intrabar stop (a position exits at its stop level inside the bar) becomes a protective stop order per
+position after the execution (`protective_stops`): the stop level from the predicted average fill price, as the
+kernel computes it; the simulated broker fills it by the kernel's intrabar rule.
 """
 
 from __future__ import annotations
@@ -50,7 +51,8 @@ class PlannedOrder:
     qty: float
     ref_price: float
     reason: str
-    kind: Literal["stop", "exec"] = "exec"
+    kind: Literal["stop", "exec", "protect"] = "exec"  # stop: a gap stop at the reference; protect: a stop order
+    stop_price: float | None = None  # the trigger of a "protect" order
 
     @property
     def side(self) -> Literal["buy", "sell"]:
@@ -82,6 +84,7 @@ class Plan:
     stopped: dict[str, int]
     cash_after: float  # cash once every order has filled at its reference price (+ slippage and fees)
     qty_after: dict[str, float] = field(default_factory=dict)
+    avg_after: dict[str, float] = field(default_factory=dict)  # predicted average fill price of each position
 
 
 def _priced(price: float | None) -> bool:
@@ -293,4 +296,19 @@ def plan_execution(
         cash += cd
         equity -= cost
         gross += gd
-    return Plan(orders, decisions, equity_pre, forced, stopped_out, cash, {s: q for s, q in pos.items() if q != 0.0})
+    return Plan(orders, decisions, equity_pre, forced, stopped_out, cash, {s: q for s, q in pos.items() if q != 0.0},
+                {s: entry[s] for s, q in pos.items() if q != 0.0})
+
+
+def protective_stops(qty: Mapping[str, float], avg_cost: Mapping[str, float], params: SimParams) -> list[PlannedOrder]:
+    """One stop order per position (symbol order) that closes it where the kernel's intrabar stop would: the level is
+    `stop_price_nb` of the position and its average fill price. Empty when `stop_loss_pct` is off."""
+    if not limit_on_nb(params.stop_loss_pct):
+        return []
+    out = []
+    for s in sorted(qty):
+        x = float(qty[s])
+        level = stop_price_nb(x, float(avg_cost.get(s, math.nan)), params.stop_loss_pct) if x != 0.0 else math.nan
+        if math.isfinite(level) and level > 0.0:
+            out.append(PlannedOrder(s, -x, level, REASON_NAMES[REASON_STOP_LOSS], "protect", level))
+    return out

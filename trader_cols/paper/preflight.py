@@ -193,9 +193,8 @@ def preflight(
               f"max position {r.max_position_pct:.0%}, gross leverage {r.max_gross_leverage:g}, daily loss cut "
               f"{r.daily_loss_cut_pct:.1%}, max drawdown {r.max_drawdown_pct:.0%}"))
     if r.stop_loss_pct is not None:
-        add(Check("stop_loss", True, f"stop_loss_pct {r.stop_loss_pct:.0%} acts only when a cycle's reference price "
-                  "is at or through a stop (brokers here take no stop orders; the backtest also stops intrabar)",
-                  blocking=False))
+        add(Check("stop_loss", True, f"stop_loss_pct {r.stop_loss_pct:.0%}: every position gets a protective stop "
+                  "order at the broker, renewed each cycle", blocking=False))
     return rep
 
 
