@@ -49,9 +49,8 @@ def main() -> None:
     from trader_cols.warehouse import Warehouse
 
     base = load_config(env={}).config
-    cfg = dataclasses.replace(
-        base, risk=dataclasses.replace(base.risk, stop_loss_pct=None),
-        paper=dataclasses.replace(base.paper, gate=dataclasses.replace(base.paper.gate, min_sharpe=-100.0,
+    cfg = dataclasses.replace(  # the base config's risk limits, its 10 % stop loss included
+        base, paper=dataclasses.replace(base.paper, gate=dataclasses.replace(base.paper.gate, min_sharpe=-100.0,
                                                                        min_trades=0, max_drawdown_pct=0.99)))
     symbols = tuple(NAMES[: args.symbols])
     start = date(2021, 1, 1)

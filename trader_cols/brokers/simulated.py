@@ -89,6 +89,11 @@ class _Tracked:
         )
 
 
+def order_number(order_id: str) -> int:
+    """The placement number of this broker's order id ("sim-<n>")."""
+    return int(order_id.rpartition("-")[2])
+
+
 def _priced(bar: Bar) -> bool:
     return all(math.isfinite(v) and v > 0.0 for v in bar)
 
@@ -449,7 +454,7 @@ class SimulatedBroker:
                 b._avg[s] = float(p["avg_cost"])
             b._marks = {s: float(v) for s, v in state["marks"].items()}
             b._last_ts = datetime.fromisoformat(state["last_ts"]) if state["last_ts"] else None
-            for rec in state["orders"]:
+            for rec in sorted(state["orders"], key=lambda r: order_number(r["order_id"])):  # placement order
                 order = Order.from_dict(rec["order"])
                 b._orders[order.client_order_id] = _Tracked(
                     order,

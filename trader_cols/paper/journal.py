@@ -353,9 +353,16 @@ class Journal:
         })
         self._write(lambda con: Warehouse.insert(con, "paper_events", row))
 
-    def save_broker_state(self, state: Mapping[str, Any]) -> None:
-        """Replace the simulated broker's saved state."""
+    def save_broker_state(self, state: Mapping[str, Any], archive: Sequence[tuple[str, str, int, Any]] = ()) -> None:
+        """Replace the simulated broker's saved state and append `archive` — (kind 'order' | 'fill', key, seq, item)
+        rows of finished orders and fills, which never change again — in one transaction."""
         text = json.dumps(state, sort_keys=True)
+        log = pl.DataFrame(
+            {"paper_id": [self.paper_id] * len(archive), "kind": [a[0] for a in archive],
+             "key": [a[1] for a in archive], "seq": pl.Series([a[2] for a in archive], dtype=pl.Int64),
+             "item_json": [json.dumps(a[3], sort_keys=True) for a in archive]},
+            schema_overrides={"paper_id": pl.String, "kind": pl.String, "key": pl.String, "item_json": pl.String},
+        )
 
         def work(con) -> None:
             seq = con.execute("SELECT coalesce(max(seq), 0) FROM paper_broker_state WHERE paper_id = $p",
@@ -363,11 +370,26 @@ class Journal:
             con.execute("DELETE FROM paper_broker_state WHERE paper_id = $p", {"p": self.paper_id})
             con.execute("INSERT INTO paper_broker_state VALUES ($p, $s, $t, $j)",
                         {"p": self.paper_id, "s": seq + 1, "t": self._stamp(), "j": text})
+            Warehouse.insert(con, "paper_broker_log", log)
 
         self._write(work)
 
     def broker_state(self) -> dict[str, Any] | None:
-        """The simulated broker's saved state, or None."""
+        """The simulated broker's saved state with its archived orders and fills merged back in (archived first, each
+        kind in its seq order), or None."""
         df = self.read("SELECT state_json FROM paper_broker_state WHERE paper_id = $p")
-        return json.loads(df["state_json"].item()) if df.height else None
+        if not df.height:
+            return None
+        state = json.loads(df["state_json"].item())
+        log = self.read("SELECT kind, item_json FROM paper_broker_log WHERE paper_id = $p ORDER BY kind, seq")
+        for kind, key in (("order", "orders"), ("fill", "fills")):
+            items = [json.loads(t) for t in log.filter(pl.col("kind") == kind)["item_json"].to_list()]
+            state[key] = items + list(state.get(key, []))
+        return state
+
+    def broker_archive(self) -> tuple[set[str], set[str]]:
+        """(client order ids, exec ids) already in the broker's archive."""
+        log = self.read("SELECT kind, key FROM paper_broker_log WHERE paper_id = $p ORDER BY kind, key")
+        keys = {k: set(log.filter(pl.col("kind") == k)["key"].to_list()) for k in ("order", "fill")}
+        return keys["order"], keys["fill"]
 

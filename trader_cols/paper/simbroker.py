@@ -2,6 +2,8 @@
 
 The wrapped `SimulatedBroker` plays the part of a broker that outlives the loop: whatever it accepted or filled is
 saved (one transaction) before the call returns to the loop, and a restarted loop resumes it with `from_state`.
+A save writes what still changes (cash, positions, marks, working orders) and appends the orders that finished and
+the fills since the last save to an archive (`paper_broker_log`), so that its cost does not grow with the session.
 A kill between the broker's save and the loop's journal entry is exactly the case a real broker presents after a
 crash (it knows an order or a fill the journal does not); the loop's reconciliation handles both alike.
 """
@@ -11,8 +13,16 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from datetime import datetime
 
-from trader_cols.brokers.base import AccountValues, Ack, BrokerEvent, Fill, Order, Position
-from trader_cols.brokers.simulated import Bar, SimulatedBroker
+from trader_cols.brokers.base import (
+    DONE_STATUSES,
+    AccountValues,
+    Ack,
+    BrokerEvent,
+    Fill,
+    Order,
+    Position,
+)
+from trader_cols.brokers.simulated import Bar, SimulatedBroker, order_number
 from trader_cols.kernels.records import SimParams
 from trader_cols.paper.journal import Journal
 
@@ -28,11 +38,25 @@ class JournalledSimBroker:
         self.resumed = state is not None
         self.journal = journal
         self._on_step = on_step or (lambda _name: None)
+        self._archived_orders, self._archived_fills = journal.broker_archive()
         if state is None:
             self._save()
 
     def _save(self) -> None:
-        self.journal.save_broker_state(self.inner.state())
+        state = self.inner.state()
+        archive: list[tuple[str, str, int, dict]] = []
+        hot = []
+        for rec in state["orders"]:
+            coid = rec["order"]["client_order_id"]
+            if rec["status"] not in DONE_STATUSES:
+                hot.append(rec)
+            elif coid not in self._archived_orders:
+                archive.append(("order", coid, order_number(rec["order_id"]), rec))
+        archive += [("fill", f["exec_id"], i, f) for i, f in enumerate(state["fills"])
+                    if f["exec_id"] not in self._archived_fills]
+        self.journal.save_broker_state({**state, "orders": hot, "fills": []}, archive)
+        self._archived_orders.update(a[1] for a in archive if a[0] == "order")
+        self._archived_fills.update(a[1] for a in archive if a[0] == "fill")
         self._on_step("broker_saved")
 
     # -- session and queries: straight through
