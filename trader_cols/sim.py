@@ -264,6 +264,17 @@ def market_arrays(
     )
 
 
+def dense_market(
+    symbols: tuple[str, ...], ts: np.ndarray, prices: tuple[np.ndarray, ...], tradable: np.ndarray,
+    *, session_tz: str = "UTC",
+) -> Market:
+    """A time-major Market from `[T, N]` open, high, low, close arrays already laid out (NaN where no bar), the
+    bars that exist (`tradable`), the symbols' names and the int64 microsecond timestamps of the rows."""
+    o, h, lo, c = (_frozen(a) for a in prices)
+    return Market(symbols=tuple(symbols), ts=ts, open=o, high=h, low=lo, close=c, tradable=_frozen(tradable),
+                  session_id=_frozen(_session_ids(ts, session_tz)), symbol_major=False, zero_copy=False)
+
+
 def target_array(targets: pl.DataFrame, market: Market, column: str = TARGET) -> np.ndarray:
     """Long targets (symbol, ts, target_weight) → an array in the market's layout; absent or null → NaN (hold).
 
@@ -356,25 +367,38 @@ def _last_priced_close(market: Market) -> np.ndarray:
     return np.where(row >= 0, out, np.nan)
 
 
-def _positions_frame(
-    positions_tn: np.ndarray, equity_t: np.ndarray, market: Market
-) -> pl.DataFrame:
-    """Long positions by (symbol, ts) from time-major [T, N] quantities; `equity_t` is [T] or [T, N]."""
+def position_weights(positions_tn: np.ndarray, equity_t: np.ndarray, market: Market) -> np.ndarray:
+    """Each position's value at the kernel's mark over its book's equity, time-major [T, N]; `equity_t` is [T]
+    or [T, N]. NaN where the equity is not positive and a position is held."""
     marks = _last_priced_close(market)
     with np.errstate(invalid="ignore", divide="ignore"):
         value = np.where(positions_tn != 0.0, positions_tn * marks, 0.0)
         eq = equity_t[:, None] if equity_t.ndim == 1 else equity_t
-        weight = np.where(eq > 0, value / eq, np.where(value == 0.0, 0.0, np.nan))
+        return np.where(eq > 0, value / eq, np.where(value == 0.0, 0.0, np.nan))
+
+
+def positions_frame(
+    positions_tn: np.ndarray, weights_tn: np.ndarray, symbols: tuple[str, ...], ts: np.ndarray
+) -> pl.DataFrame:
+    """Long positions by (symbol, ts) from time-major [T, N] quantities and weights."""
     n_bars, n = positions_tn.shape
     return pl.DataFrame(
         {
-            "symbol": _symbol_series(np.repeat(np.arange(n), n_bars), market.symbols),
-            "ts": _ts_series(np.tile(market.ts, n)),
+            "symbol": _symbol_series(np.repeat(np.arange(n), n_bars), symbols),
+            "ts": _ts_series(np.tile(ts, n)),
             "qty": np.ascontiguousarray(positions_tn.T).ravel(),
-            "weight": np.ascontiguousarray(weight.T).ravel(),
+            "weight": np.ascontiguousarray(weights_tn.T).ravel(),
         },
         schema=POSITIONS_SCHEMA,
     )
+
+
+def _positions_frame(
+    positions_tn: np.ndarray, equity_t: np.ndarray, market: Market
+) -> pl.DataFrame:
+    """Long positions by (symbol, ts) from time-major [T, N] quantities; `equity_t` is [T] or [T, N]."""
+    weights = position_weights(positions_tn, equity_t, market)
+    return positions_frame(positions_tn, weights, market.symbols, market.ts)
 
 
 def _stats_frame(stats: np.ndarray) -> pl.DataFrame:
@@ -404,6 +428,30 @@ def _kernel_args(market: Market, target: np.ndarray, params: SimParams) -> tuple
     return (market.open, market.high, market.low, market.close, target, market.tradable, market.session_id, params)
 
 
+class DenseBook(NamedTuple):
+    """A shared-cash simulation as the kernel leaves it: time-major arrays, the fill log and the run statistics."""
+
+    equity: np.ndarray  # [T]
+    cash: np.ndarray  # [T]
+    gross_exposure: np.ndarray  # [T]
+    positions: np.ndarray  # [T, N] quantities after each bar
+    fills: pl.DataFrame  # FILLS_SCHEMA
+    stats: pl.DataFrame
+
+
+def simulate_arrays(market: Market, target: np.ndarray, params: SimParams) -> DenseBook:
+    """The kernel of `simulate` on a time-major market and a `[T, N]` target array in its layout (NaN = hold),
+    without the long frames (for callers that reduce the arrays themselves)."""
+    params = coerce_params(params)
+    args = _kernel_args(market, target, params)
+    capacity = market.close.size + 1024
+    (equity, cash, gross, _ee, _eg, positions, _n, stats), fills = _run_with_buffer(
+        simulate_nb, args, capacity
+    )
+    return DenseBook(equity, cash, gross, positions, _fills_frame(fills, market, params.fill_on_close),
+                     _stats_frame(stats))
+
+
 def simulate(
     bars: pl.DataFrame, targets: pl.DataFrame, params: SimParams, *, session_tz: str = "UTC"
 ) -> SimResult:
@@ -414,21 +462,16 @@ def simulate(
     """
     params = coerce_params(params)
     market = market_arrays(bars, session_tz=session_tz)
-    target = target_array(targets, market)
-    args = _kernel_args(market, target, params)
-    capacity = market.close.size + 1024
-    (equity, cash, gross, _ee, _eg, positions, _n, stats), fills = _run_with_buffer(
-        simulate_nb, args, capacity
-    )
+    book = simulate_arrays(market, target_array(targets, market), params)
     equity_frame = pl.DataFrame(
-        {"ts": _ts_series(market.ts), "equity": equity, "cash": cash, "gross_exposure": gross},
+        {"ts": _ts_series(market.ts), "equity": book.equity, "cash": book.cash, "gross_exposure": book.gross_exposure},
         schema=EQUITY_SCHEMA,
     )
     return SimResult(
         equity=equity_frame,
-        positions=_positions_frame(positions, equity, market),
-        fills=_fills_frame(fills, market, params.fill_on_close),
-        stats=_stats_frame(stats),
+        positions=_positions_frame(book.positions, book.equity, market),
+        fills=book.fills,
+        stats=book.stats,
         symbols=market.symbols,
         params=params,
         optimistic=params.fill_on_close,

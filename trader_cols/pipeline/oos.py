@@ -1,11 +1,17 @@
 """Out of sample: each fold's test window composed with the parameters its training chose, all windows simulated
-as one continuous book, and the results split back into folds (metrics, trades, weights, attribution)."""
+as one continuous book, and the results split back into folds (metrics, trades, weights, attribution).
+
+Everything per bar stays in dense time-major `[T, N]` arrays (T = the out-of-sample period's bars, N = symbols):
+each fold's decision rows are reduced to its target weights, regimes and strategy contributions as soon as they
+are composed, the book is simulated on arrays, and attribution and fold metrics are grouped with NumPy. No long
+frame of every (symbol, bar) is built; the panel is let go once the windows are composed."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -14,17 +20,48 @@ from trader_cols import metrics
 from trader_cols.composer import SIG, W, blend
 from trader_cols.folds import Fold
 from trader_cols.pipeline.panel import Panel, sized_targets, window
-from trader_cols.sim import SimResult, simulate
+from trader_cols.schema import UTC_TS
+from trader_cols.sim import (
+    EQUITY_SCHEMA,
+    dense_market,
+    position_weights,
+    positions_frame,
+    simulate_arrays,
+)
 from trader_cols.strategies import Strategy
-from trader_cols.trades import bar_pnl, round_trips
+from trader_cols.trades import round_trips
+
+UNKNOWN = "unknown"  # the regime of a bar the labeller left unlabelled
+TRADE_BATCH = 64  # symbols whose fills are turned into trades together
+
+
+@dataclass(frozen=True)
+class OOSBook:
+    """The stitched book: equity and fills as frames (as `simulate` returns them), positions as time-major
+    [T, N] quantities and weights; `positions` makes them long (symbol, ts, qty, weight) on demand."""
+
+    equity: pl.DataFrame  # ts, equity, cash, gross_exposure
+    fills: pl.DataFrame  # ts, symbol, side, qty, price, fees, reason, optimistic
+    stats: pl.DataFrame
+    symbols: tuple[str, ...]
+    ts: np.ndarray  # int64 microseconds, [T]
+    quantities: np.ndarray  # [T, N]
+    weights: np.ndarray  # [T, N]
+    params: Any  # the kernel's SimParams
+    optimistic: bool
+
+    @property
+    def positions(self) -> pl.DataFrame:
+        return positions_frame(self.quantities, self.weights, self.symbols, self.ts)
 
 
 @dataclass(frozen=True)
 class OOSResult:
     """The stitched out-of-sample run and its breakdowns, as frames ready for the warehouse."""
 
-    sim: SimResult
-    decisions: pl.DataFrame  # symbol, ts, fold, asset_class, regime, signal, target_weight, w_*, sig_*
+    sim: OOSBook
+    targets: np.ndarray  # [T, N] target weight decided at each bar (NaN: none)
+    fold_of_bar: np.ndarray  # [T] fold whose test window holds the bar (-1: none)
     equity: pl.DataFrame  # fold, ts, equity, cash, gross_exposure
     fold_metrics: pl.DataFrame  # fold (-1 = whole), metrics, start/end equity
     trades: pl.DataFrame
@@ -32,6 +69,17 @@ class OOSResult:
     weights: pl.DataFrame
     attribution: pl.DataFrame
     summary: dict
+
+    @property
+    def decisions(self) -> pl.DataFrame:
+        """symbol, ts, fold, target_weight of every bar a target was decided at, by (symbol, ts)."""
+        i, t = np.nonzero(~np.isnan(self.targets.T))
+        return pl.DataFrame({
+            "symbol": pl.Series(list(self.sim.symbols), dtype=pl.String).gather(i),
+            "ts": pl.Series(self.sim.ts[t]).cast(UTC_TS),
+            "fold": self.fold_of_bar[t],
+            "target_weight": self.targets[t, i],
+        })
 
 
 def compose_fold(
@@ -64,8 +112,23 @@ def compose_fold(
         "regime_confidence", "bar_no", "close", "vol").with_columns(narrow)
 
 
+@dataclass
+class _Decided:
+    """The decision rows of every fold reduced to dense arrays over the out-of-sample grid."""
+
+    symbols: tuple[str, ...]
+    ts: np.ndarray  # [T] int64 microseconds
+    target: np.ndarray  # [T, N] float64, NaN where nothing was decided
+    decided: np.ndarray  # [T, N] bool: a decision row exists
+    regime: np.ndarray  # [T, N] int8 code into `regimes`
+    contrib: np.ndarray  # [S, T, N] float32: w_s · sig_s of each strategy
+    fold_of_bar: np.ndarray  # [T] int32, -1 outside every test window
+    regimes: list[str]
+    weights: pl.DataFrame
+
+
 def run_oos(
-    panel: Panel,
+    panel: Panel | Callable[[], Panel],
     folds: Sequence[Fold],
     chosen_by_fold: Mapping[int, pl.DataFrame],
     strategies: Sequence[Strategy],
@@ -74,35 +137,127 @@ def run_oos(
     risk,
     sim_params,
 ) -> OOSResult:
-    """Compose every fold's test window, simulate them as one book, and break the result down by fold."""
-    parts = []
-    for f in folds:
-        test = window(panel.frame, panel.index, f.test_start, f.test_end)
-        parts.append(
-            compose_fold(test, chosen_by_fold[f.index], strategies, composer_cfg=composer_cfg, risk=risk)
-            .with_columns(pl.lit(f.index, pl.Int32).alias("fold"))
-        )
-    decisions = pl.concat(parts).sort("symbol", "ts")
-    lo, hi = panel.index[folds[0].test_start], panel.index[folds[-1].test_end - 1]
-    bars = panel.frame.select("symbol", "ts", "open", "high", "low", "close").filter(pl.col("ts").is_between(lo, hi))
-    sim = simulate(bars, decisions.select("symbol", "ts", "target_weight"), sim_params)
-    fold_of_ts = decisions.select("ts", "fold").unique("ts").sort("ts")
-    equity = sim.equity.join(fold_of_ts, on="ts", how="left").with_columns(pl.col("fold").forward_fill().fill_null(0))
-    fills = sim.fills.join(fold_of_ts, on="ts", how="left").with_columns(pl.col("fold").fill_null(0))
-    trades = _trades(sim, bars, fold_of_ts)
+    """Compose every fold's test window, simulate them as one book, and break the result down by fold.
+
+    `panel` may be a callable that hands the panel over: the panel is then let go as soon as the test windows
+    are composed and the out-of-sample bars copied out (the caller keeps no reference)."""
+    p = panel() if callable(panel) else panel
+    dec = _decide(p, folds, chosen_by_fold, strategies, composer_cfg=composer_cfg, risk=risk)
+    market = _market(p, dec.symbols, dec.ts)
+    del p, panel
+    dec.target.flags.writeable = False  # the kernels are compiled for read-only inputs
+    book = simulate_arrays(market, dec.target, sim_params)
+    weights = position_weights(book.positions, book.equity, market)
+    close = market.close
+    del market
+    fold_eq = _forward_filled(dec.fold_of_bar)
+    ts_series = pl.Series("ts", dec.ts, dtype=pl.Int64).cast(UTC_TS)
+    sim_equity = pl.DataFrame({"ts": ts_series, "equity": book.equity, "cash": book.cash,
+                               "gross_exposure": book.gross_exposure}, schema=EQUITY_SCHEMA)
+    equity = sim_equity.select(pl.Series("fold", fold_eq, dtype=pl.Int32), pl.all())
+    fill_rows = np.searchsorted(dec.ts, book.fills["ts"].dt.epoch("us").to_numpy())
+    fill_fold = np.maximum(dec.fold_of_bar[fill_rows], 0)
+    fills = book.fills.with_columns(pl.Series("fold", fill_fold, dtype=pl.Int32))
+    marks = _forward_filled_rows(close)
+    del close
+    fold_of_ts = pl.DataFrame({"ts": ts_series, "fold": dec.fold_of_bar}).filter(pl.col("fold") >= 0)
+    trades = _trades(book.fills, dec.symbols, marks[-1], fold_of_ts)
+    attribution = _attribution(book.positions, marks, fill_rows, fills, dec, strategies)
+    del marks
     ppy = _periods_per_year(equity)
-    fm = _fold_metrics(equity, trades, sim, ppy)
+    fm = _fold_metrics(equity, trades, weights, ppy)
+    sim = OOSBook(equity=sim_equity, fills=book.fills, stats=book.stats, symbols=dec.symbols, ts=dec.ts,
+                  quantities=book.positions, weights=weights, params=sim_params,
+                  optimistic=bool(sim_params.fill_on_close))
     return OOSResult(
         sim=sim,
-        decisions=decisions,
-        equity=equity.select("fold", "ts", "equity", "cash", "gross_exposure"),
+        targets=dec.target,
+        fold_of_bar=dec.fold_of_bar,
+        equity=equity,
         fold_metrics=fm,
         trades=trades,
         fills=fills,
-        weights=_weights(decisions, strategies),
-        attribution=_attribution(sim, bars, decisions, strategies),
+        weights=dec.weights,
+        attribution=attribution,
         summary=fm.filter(pl.col("fold") == -1).drop("fold").row(0, named=True) | {"periods_per_year": ppy},
     )
+
+
+def _decide(panel: Panel, folds, chosen_by_fold, strategies, *, composer_cfg, risk) -> _Decided:
+    """Compose each fold's test window and scatter its decision rows into the dense arrays at once."""
+    g0, g1 = folds[0].test_start, folds[-1].test_end
+    ts_index = panel.index.slice(g0, g1 - g0)
+    grid = ts_index.dt.epoch("us").to_numpy()
+    lo, hi = ts_index[0], ts_index[-1]
+    names = tuple(panel.frame.lazy().filter(pl.col("ts").is_between(lo, hi))
+                  .select(pl.col("symbol").unique(maintain_order=True)).collect()["symbol"].to_list())
+    enum = pl.Enum(list(names))
+    n_bars, n = len(grid), len(names)
+    target = np.full(n_bars * n, np.nan)
+    decided = np.zeros(n_bars * n, dtype=np.bool_)
+    regime = np.zeros(n_bars * n, dtype=np.int8)
+    contrib = np.zeros((len(strategies), n_bars * n), dtype=np.float32)
+    fold_of_bar = np.full(n_bars, -1, dtype=np.int32)
+    regimes: dict[str, int] = {}
+    weight_parts = []
+    contrib_exprs = [(pl.col(f"{W}{s.name}") * pl.col(f"{SIG}{s.name}").fill_null(0.0)).alias(s.name)
+                     for s in strategies]
+    for f in folds:
+        test = window(panel.frame, panel.index, f.test_start, f.test_end)
+        d = compose_fold(test, chosen_by_fold[f.index], strategies, composer_cfg=composer_cfg, risk=risk)
+        del test
+        d = d.with_columns(pl.lit(f.index, pl.Int32).alias("fold"), pl.col("regime").fill_null(UNKNOWN))
+        weight_parts.append(_weights(d, strategies))
+        rows = np.searchsorted(grid, d["ts"].dt.epoch("us").to_numpy())
+        cells = rows * n + d["symbol"].cast(enum).to_physical().to_numpy().astype(np.int64)
+        target[cells] = d["target_weight"].cast(pl.Float64).fill_null(np.nan).to_numpy()
+        decided[cells] = True
+        for r in d["regime"].unique(maintain_order=True).to_list():
+            regimes.setdefault(r, len(regimes))
+        regime[cells] = d["regime"].replace_strict(regimes, return_dtype=pl.Int8).to_numpy()
+        for k, c in enumerate(d.select(contrib_exprs).iter_columns()):
+            contrib[k, cells] = c.cast(pl.Float32).to_numpy()
+        fold_of_bar[f.test_start - g0:f.test_end - g0] = f.index
+    weights = pl.concat(weight_parts).sort("fold", "asset_class", "regime", "strategy")
+    shape = (n_bars, n)
+    return _Decided(names, grid, target.reshape(shape), decided.reshape(shape), regime.reshape(shape),
+                    contrib.reshape(len(strategies), *shape), fold_of_bar, list(regimes), weights)
+
+
+def _market(panel: Panel, symbols: tuple[str, ...], grid: np.ndarray):
+    """The out-of-sample bars of the panel as a time-major market over `grid` (NaN and not tradable where a
+    symbol has no bar), one price column at a time."""
+    lo, hi = pl.Series([grid[0], grid[-1]]).cast(UTC_TS).to_list()
+    rows = panel.frame.lazy().filter(pl.col("ts").is_between(lo, hi))
+    keys = rows.select(pl.col("symbol").cast(pl.Enum(list(symbols))).to_physical().alias("code"),
+                       pl.col("ts").dt.epoch("us")).collect()
+    n_bars, n = len(grid), len(symbols)
+    cells = np.searchsorted(grid, keys["ts"].to_numpy()) * n + keys["code"].to_numpy().astype(np.int64)
+    del keys
+    prices = []
+    for c in ("open", "high", "low", "close"):
+        a = np.full(n_bars * n, np.nan)
+        a[cells] = rows.select(pl.col(c).cast(pl.Float64)).collect().to_series().to_numpy()
+        prices.append(a.reshape(n_bars, n))
+    tradable = np.zeros(n_bars * n, dtype=np.bool_)
+    tradable[cells] = True
+    return dense_market(symbols, grid, tuple(prices), tradable.reshape(n_bars, n))
+
+
+def _forward_filled(fold_of_bar: np.ndarray) -> np.ndarray:
+    """Each bar's fold, bars outside every test window taking the previous window's (0 before the first)."""
+    idx = np.where(fold_of_bar >= 0, np.arange(len(fold_of_bar)), -1)
+    np.maximum.accumulate(idx, out=idx)
+    return np.where(idx >= 0, fold_of_bar[np.maximum(idx, 0)], 0).astype(np.int32)
+
+
+def _forward_filled_rows(a: np.ndarray) -> np.ndarray:
+    """[T, N] → the latest non-NaN value at or before each row of each column (NaN before the first)."""
+    idx = np.where(np.isnan(a), -1, np.arange(a.shape[0])[:, None])
+    np.maximum.accumulate(idx, axis=0, out=idx)
+    out = a[np.maximum(idx, 0), np.arange(a.shape[1])[None, :]]
+    out[idx < 0] = np.nan
+    return out
 
 
 def _periods_per_year(equity: pl.DataFrame) -> float:
@@ -110,17 +265,28 @@ def _periods_per_year(equity: pl.DataFrame) -> float:
     return metrics.periods_per_year(ts)
 
 
-def _trades(sim: SimResult, bars: pl.DataFrame, fold_of_ts: pl.DataFrame) -> pl.DataFrame:
-    last_close = bars.drop_nulls("close").group_by("symbol").agg(pl.col("close").sort_by("ts").last())
-    t = round_trips(sim.fills, last_close)
-    return t.join(fold_of_ts.rename({"ts": "entry_ts"}), on="entry_ts", how="left").with_columns(
-        pl.col("fold").fill_null(0)
-    )
+def _trades(fills: pl.DataFrame, symbols: tuple[str, ...], last_close: np.ndarray,
+            fold_of_ts: pl.DataFrame) -> pl.DataFrame:
+    """Round trips of the fills, `TRADE_BATCH` symbols at a time (trades are per symbol, so the batches are the
+    whole in symbol order), each with the fold its entry falls in."""
+    enum = pl.Enum(list(symbols))
+    codes = fills["symbol"].cast(enum).to_physical().to_numpy()
+    order = np.argsort(codes, kind="stable")
+    bounds = np.searchsorted(codes[order], np.arange(0, len(symbols) + TRADE_BATCH, TRADE_BATCH))
+    marks = pl.DataFrame({"symbol": list(symbols), "close": last_close}).filter(pl.col("close").is_not_nan())
+    entry_fold = fold_of_ts.rename({"ts": "entry_ts"})
+    parts = []
+    for a, b in zip(bounds[:-1], bounds[1:], strict=True):
+        if b > a:
+            t = round_trips(fills[order[a:b]], marks)
+            parts.append(t.join(entry_fold, on="entry_ts", how="left", maintain_order="left")
+                         .with_columns(pl.col("fold").fill_null(0)))
+    if parts:
+        return pl.concat(parts)
+    return round_trips(fills, marks).with_columns(pl.lit(0, pl.Int32).alias("fold"))
 
 
-def _fold_metrics(equity: pl.DataFrame, trades: pl.DataFrame, sim: SimResult, ppy: float) -> pl.DataFrame:
-    weights = sim.positions.pivot(on="symbol", index="ts", values="weight").sort("ts")
-    w_all = weights.drop("ts").fill_null(0.0).to_numpy()
+def _fold_metrics(equity: pl.DataFrame, trades: pl.DataFrame, w_all: np.ndarray, ppy: float) -> pl.DataFrame:
     rows = []
     scopes = [(-1, np.ones(equity.height, dtype=bool))] + [
         (int(k), (equity["fold"] == k).to_numpy()) for k in equity["fold"].unique().sort().to_list()
@@ -143,48 +309,88 @@ def _fold_metrics(equity: pl.DataFrame, trades: pl.DataFrame, sim: SimResult, pp
 def _weights(decisions: pl.DataFrame, strategies: Sequence[Strategy]) -> pl.DataFrame:
     """Mean composer weight per (fold, asset class, regime, strategy): averaged first, then made long."""
     return (
-        decisions.with_columns(pl.col("regime").fill_null("unknown"))
+        decisions.with_columns(pl.col("regime").fill_null(UNKNOWN))
         .group_by("fold", "asset_class", "regime")
         .agg(*[pl.col(f"{W}{s.name}").cast(pl.Float64).mean() for s in strategies], pl.len().cast(pl.Int64).alias("bars"))
         .unpivot(index=["fold", "asset_class", "regime", "bars"], on=[f"{W}{s.name}" for s in strategies],
                  variable_name="strategy", value_name="mean_weight")
         .with_columns(pl.col("strategy").str.strip_prefix(W))
         .select("fold", "asset_class", "regime", "strategy", "mean_weight", "bars")
-        .sort("fold", "asset_class", "regime", "strategy")
     )
 
 
-def _attribution(sim: SimResult, bars: pl.DataFrame, decisions: pl.DataFrame, strategies) -> pl.DataFrame:
-    """P&L per (fold, symbol, regime, strategy). The P&L of bar t comes from the position decided at t-1, so it
-    is split by the decision at t-1: strategy s gets w_s·sig_s / Σ w·sig of it ('(none)' when that is 0).
-    Rows with strategy '(all)' carry the whole P&L (by regime)."""
-    # Positions are on the book's whole time grid (a weekend row for an equity next to crypto): they are marked at
-    # the last close, like the kernel values them.
-    grid = sim.positions.select("symbol", "ts", "qty")
-    marks = (
-        grid.select("symbol", "ts").join(bars.select("symbol", "ts", "close"), on=["symbol", "ts"], how="left")
-        .sort("symbol", "ts").select("symbol", "ts", pl.col("close").forward_fill().over("symbol").alias("mark"))
-    )
-    pnl = bar_pnl(grid, marks, sim.fills)
-    contrib = [(pl.col(f"{W}{s.name}") * pl.col(f"{SIG}{s.name}").fill_null(0.0)).alias(s.name) for s in strategies]
-    prev = decisions.sort("symbol", "ts").select(
-        "symbol", "ts", "fold", pl.col("regime").fill_null("unknown"), *contrib
-    ).with_columns(pl.exclude("symbol", "ts").shift(1).over("symbol"))
+def _bar_pnl(positions: np.ndarray, marks: np.ndarray, fill_rows: np.ndarray, fills: pl.DataFrame,
+             codes: np.ndarray) -> np.ndarray:
+    """[T, N] P&L of each symbol on each bar: q_t·m_t − q_{t−1}·m_{t−1} + Σ fills' cash flow − Σ fees, with m
+    the last close (0 before a symbol's first), as `trades.bar_pnl` computes it on long frames."""
+    size = positions.size
+    cells = fill_rows * positions.shape[1] + codes
+    value = positions * np.nan_to_num(marks, nan=0.0)
+    pnl = value.copy()
+    pnl[1:] -= value[:-1]
+    del value
+    sign = np.where(fills["side"].to_numpy() == "buy", -1.0, 1.0)
+    flow = sign * fills["qty"].to_numpy() * fills["price"].to_numpy()
+    pnl += np.bincount(cells, weights=flow, minlength=size).reshape(pnl.shape)
+    pnl -= np.bincount(cells, weights=fills["fees"].to_numpy(), minlength=size).reshape(pnl.shape)
+    return pnl
+
+
+def _attribution(positions: np.ndarray, marks: np.ndarray, fill_rows: np.ndarray, fills: pl.DataFrame,
+                 dec: _Decided, strategies) -> pl.DataFrame:
+    """P&L per (fold, symbol, regime, strategy). The P&L of bar t comes from the position decided at the
+    symbol's previous decision, so it is split by that decision: strategy s gets w_s·sig_s / Σ w·sig of it
+    ('(none)' when that is 0). Rows with strategy '(all)' carry the whole P&L (by regime). Only bars with a
+    decision of their own and a previous one count. Positions are on the book's whole time grid (a weekend
+    row for an equity next to crypto): they are marked at the last close, like the kernel values them."""
+    n_bars, n = positions.shape
+    codes = fills["symbol"].cast(pl.Enum(list(dec.symbols))).to_physical().to_numpy().astype(np.int64)
+    pnl = _bar_pnl(positions, marks, fill_rows, fills, codes)
+    del codes
+    # the previous decision row of each symbol, for the bars that have a decision
+    prev = np.where(dec.decided, np.arange(n_bars, dtype=np.int32)[:, None], np.int32(-1))
+    prev[1:] = prev[:-1].copy()
+    prev[0] = -1
+    np.maximum.accumulate(prev, axis=0, out=prev)
+    t, i = np.nonzero(dec.decided & (prev >= 0))
+    p = prev[t, i]
+    del prev
+    fold = dec.fold_of_bar[p]
+    reg = dec.regime[p, i]
+    n_reg = max(len(dec.regimes), 1)
+    fold_ids = np.unique(fold)
+    key = (np.searchsorted(fold_ids, fold).astype(np.int64) * n + i) * n_reg + reg
+    del fold, reg
+    keys, group = np.unique(key, return_inverse=True)
+    del key
+    pnl_tp = pnl[t, i]
+    del pnl
+    sums: dict[str, np.ndarray] = {}
     names = [s.name for s in strategies]
-    total = pl.sum_horizontal(names)
-    j = pnl.join(prev, on=["symbol", "ts"], how="left").drop_nulls("fold")
-    # Summed per (fold, symbol, regime) first, then turned long: the long form of every bar would be
-    # (strategies + 2) times the bars.
-    sums = j.group_by("fold", "symbol", "regime").agg(
-        *[pl.when(total.abs() > 1e-12).then(pl.col(n) / total * pl.col("pnl")).otherwise(0.0).sum().alias(n)
-          for n in names],
-        pl.when(total.abs() > 1e-12).then(0.0).otherwise(pl.col("pnl")).sum().alias("(none)"),
-        pl.col("pnl").sum().alias("(all)"),
-        pl.len().cast(pl.Int64).alias("bars"),
-    )
+    c = [dec.contrib[k][p, i] for k in range(len(strategies))]
+    # float32 like the contributions, and summed by Polars: its horizontal sum is a pairwise one
+    total = pl.DataFrame(dict(zip(names, c, strict=True))).select(pl.sum_horizontal(names)).to_series().to_numpy()
+    has = np.abs(total) > np.float32(1e-12)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        for s, ck in zip(strategies, c, strict=True):
+            share = np.where(has, (ck / total).astype(np.float64) * pnl_tp, 0.0)
+            sums[s.name] = np.bincount(group, weights=share, minlength=len(keys))
+    sums["(none)"] = np.bincount(group, weights=np.where(has, 0.0, pnl_tp), minlength=len(keys))
+    sums["(all)"] = np.bincount(group, weights=pnl_tp, minlength=len(keys))
+    bars = np.bincount(group, minlength=len(keys)).astype(np.int64)
+    reg_of = keys % n_reg
+    sym_of = (keys // n_reg) % n
+    fold_of = fold_ids[keys // n_reg // n]
+    frame = pl.DataFrame({
+        "fold": pl.Series(fold_of, dtype=pl.Int32),
+        "symbol": pl.Series(list(dec.symbols), dtype=pl.String).gather(sym_of),
+        "regime": pl.Series(dec.regimes or [UNKNOWN], dtype=pl.String).gather(reg_of),
+        "bars": bars,
+        **sums,
+    })
     return (
-        sums.unpivot(index=["fold", "symbol", "regime", "bars"], on=[*names, "(none)", "(all)"],
-                     variable_name="strategy", value_name="pnl")
+        frame.unpivot(index=["fold", "symbol", "regime", "bars"], on=[*names, "(none)", "(all)"],
+                      variable_name="strategy", value_name="pnl")
         .select("fold", "symbol", "regime", "strategy", "pnl", "bars")
         .sort("fold", "symbol", "regime", "strategy")
     )

@@ -4,7 +4,7 @@ classes, bar counts and realised volatility, as one long frame sorted by (symbol
 from __future__ import annotations
 
 import itertools
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
@@ -14,6 +14,7 @@ from trader_cols.calendars import asset_classes, periods_per_year
 from trader_cols.errors import DataSourceError
 from trader_cols.features import FeatureSpec, compute_features
 from trader_cols.regimes import label_regimes, regime_specs
+from trader_cols.schema import UTC_TS
 from trader_cols.sizing import realised_vol, scale_to_vol
 from trader_cols.strategies import Strategy
 from trader_cols.warehouse import Warehouse, query_frames
@@ -73,15 +74,19 @@ def load_panel(
     """Read the bars (with `warmup_bars` of history before `start` where stored) and build the panel."""
     first = datetime.combine(start, datetime.min.time(), UTC) - warmup_lead(warmup_bars)
     last = datetime.combine(end, datetime.min.time(), UTC) + timedelta(days=1) - timedelta(microseconds=1)
-    bars = wh.read_bars(list(symbols), interval, first, last)
-    missing = sorted(set(symbols) - set(bars["symbol"].unique().to_list()))
+    names = sorted(set(symbols))
+    # NOTE: read a batch of symbols at a time: the whole bars frame never sits next to the growing panel
+    batches = (wh.scan_bars(names[i:i + BATCH_SYMBOLS], interval, first, last).select("symbol", "ts", *BAR_COLUMNS)
+               .collect() for i in range(0, len(names), BATCH_SYMBOLS))
+    panel = _assemble(batches, start, strategies=strategies, fast=fast, regimes_cfg=regimes_cfg,
+                      class_overrides=class_overrides, risk=risk)
+    missing = sorted(set(symbols) - set(panel.symbols))
     if missing:
         raise DataSourceError(
             f"no stored {interval} bars between {start} and {end} for {', '.join(missing)} "
             f"(run `tcols ingest --symbols {' '.join(missing)}` first)"
         )
-    return build_panel(bars, start, strategies=strategies, fast=fast, regimes_cfg=regimes_cfg,
-                       class_overrides=class_overrides, risk=risk)
+    return panel
 
 
 def build_panel(
@@ -103,34 +108,51 @@ def build_panel(
         (same_symbol & (pl.col("ts") <= pl.col("ts").shift(1))).any()
     ).item():
         bars = bars.sort("symbol", "ts")
-    symbols = tuple(bars["symbol"].unique(maintain_order=True).to_list())
-    classes = asset_classes(bars, class_overrides)
-    ppy = {c: float(periods_per_year(c)) for c in set(classes.values())}
+    counts = bars.group_by("symbol", maintain_order=True).len()["len"].to_list()
+    offsets = [*itertools.accumulate(counts, initial=0)][::BATCH_SYMBOLS] + [bars.height]
+    batches = (bars.slice(lo, hi - lo).select("symbol", "ts", *BAR_COLUMNS)
+               for lo, hi in itertools.pairwise(offsets) if hi > lo)
+    return _assemble(batches, start, strategies=strategies, fast=fast, regimes_cfg=regimes_cfg,
+                     class_overrides=class_overrides, risk=risk)
+
+
+def _assemble(batches: Iterable[pl.DataFrame], start: date | datetime, *, strategies: Sequence[Strategy], fast: bool,
+              regimes_cfg, class_overrides: Mapping[str, str], risk) -> Panel:
+    """The panel from bars sorted by (symbol, ts) and cut into batches of whole symbols, each processed alone."""
     specs = feature_specs(strategies, fast, regimes_cfg)
     keep = used_feature_columns(strategies, fast, regimes_cfg, specs)
-    counts = bars.group_by("symbol", maintain_order=True).len()["len"].to_list()
-    offsets = [0, *itertools.accumulate(counts)]
-    parts = []
-    for i in range(0, len(symbols), BATCH_SYMBOLS):
-        lo, hi = offsets[i], offsets[min(i + BATCH_SYMBOLS, len(symbols))]
-        chunk = bars.slice(lo, hi - lo).select("symbol", "ts", *BAR_COLUMNS)
+    parts, classes = [], {}
+    for chunk in batches:
+        if not chunk.height:
+            continue
+        batch_classes = asset_classes(chunk, class_overrides)
+        classes |= batch_classes
+        ppy = {c: float(periods_per_year(c)) for c in set(batch_classes.values())}
         # compute_features keeps the (symbol, ts) order the chunk already has: columns are stacked, not joined
         feats = compute_features(chunk.lazy(), specs).select(*[pl.col(c).cast(FEATURE_DTYPE) for c in keep]).collect(engine="in-memory")
         frame = chunk.hstack(feats).with_columns(
-            pl.col("symbol").replace_strict(classes, return_dtype=pl.String).alias("asset_class"),
+            pl.col("symbol").replace_strict(batch_classes, return_dtype=pl.String).alias("asset_class"),
             pl.int_range(pl.len()).over("symbol").cast(pl.Int32).alias("bar_no"),
         ).with_columns(_vol_expr(risk.vol_lookback_bars, ppy))
+        del chunk, feats
         # the labeller partitions by an integer symbol code (cheaper than strings) and returns rows in
         # (symbol, ts) order, i.e. the chunk's order
         coded = frame.with_columns(pl.col("symbol").rle_id().alias("symbol"))
         labels = label_regimes(coded, regimes_cfg, query_frames)
-        parts.append(frame.hstack(labels.select("regime", "regime_confidence")))
-    del bars  # NOTE: the parts are all that is kept; concatenating without rechunk copies nothing
-    frame = pl.concat(parts, rechunk=False) if parts else pl.DataFrame()
+        # one chunk per column: a filter over columns chunked differently would first copy the whole frame
+        parts.append(frame.hstack(labels.select("regime", "regime_confidence")).rechunk())
+        del frame, coded, labels
+    # NOTE: the parts are all that is kept; concatenating without rechunk copies nothing
+    if not parts:
+        return Panel(pl.DataFrame(), pl.Series("ts", [], UTC_TS), (), {}, {})
+    frame = pl.concat(parts, rechunk=False)
+    del parts
+    symbols = tuple(frame["symbol"].unique(maintain_order=True).to_list())
+    ppy_all = {c: float(periods_per_year(c)) for c in set(classes.values())}
     start_ts = _utc(start)
     ts = frame.get_column("ts")
     index = ts.filter(ts >= start_ts).unique().sort()  # (filtering the frame itself would copy every column)
-    return Panel(frame=frame, index=index, symbols=symbols, classes=classes, periods_per_year=ppy)
+    return Panel(frame=frame, index=index, symbols=symbols, classes=classes, periods_per_year=ppy_all)
 
 
 def used_feature_columns(strategies: Sequence[Strategy], fast: bool, regimes_cfg, specs) -> list[str]:

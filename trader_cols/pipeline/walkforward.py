@@ -193,10 +193,15 @@ def run(
     timings["tune_s"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    oos = run_oos(panel, folds, chosen, strategies, composer_cfg=cfg.composer, risk=cfg.risk, sim_params=params)
+    index = panel.index
+    # NOTE: the panel is handed over (no reference left here), so the OOS stage frees it once it is composed
+    handover = [panel]
+    del panel
+    oos = run_oos(handover.pop, folds, chosen, strategies, composer_cfg=cfg.composer, risk=cfg.risk,
+                  sim_params=params)
     timings["oos_s"] = time.perf_counter() - t
     timings["total_s"] = time.perf_counter() - t_start
-    summary = _summary(run_id, req, panel, folds, oos, timings)
+    summary = _summary(run_id, req, index, folds, oos, timings)
     _finish_run(wh, run_id, oos, summary, timings)
     json_path = _write_json(results_dir, run_id, summary) if results_dir else None
     table = pl.concat([chosen[f.index].with_columns(pl.lit(f.index, pl.Int32).alias("fold")) for f in folds])
@@ -405,11 +410,11 @@ def _finish_run(wh: Warehouse, run_id: str, oos: OOSResult, summary: dict, timin
             raise
 
 
-def _summary(run_id: str, req: RunRequest, panel: Panel, folds, oos: OOSResult, timings: Mapping) -> dict:
+def _summary(run_id: str, req: RunRequest, index: pl.Series, folds, oos: OOSResult, timings: Mapping) -> dict:
     s = {k: (round(v, 10) if isinstance(v, float) else v) for k, v in oos.summary.items()}
     return {
         "run_id": run_id, "kind": req.kind, "symbols": list(req.symbols), "interval": req.interval,
-        "oos_start": str(panel.index[folds[0].test_start]), "oos_end": str(panel.index[folds[-1].test_end - 1]),
+        "oos_start": str(index[folds[0].test_start]), "oos_end": str(index[folds[-1].test_end - 1]),
         "folds": len(folds), "optimistic_fills": bool(oos.sim.optimistic), "metrics": s,
         "seconds": round(float(timings.get("total_s", 0.0)), 3),
     }
