@@ -78,6 +78,19 @@ def intrabar_stop_ref_nb(
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
+def intrabar_stop_hit_nb(qty: float, stop_price: float, high: float, low: float) -> bool:
+    """True when the bar's low (long) or high (short) reaches the stop: `intrabar_stop_ref_nb` is not NaN.
+
+    Without a branch on the side (sides are random across symbols, so a branch mispredicts): the kernel tests
+    every symbol at every bar.
+    """
+    # Both sides are tested and combined with & and |: a select between the two prices compiles to a branch.
+    return ((qty > 0.0) & ((low - stop_price) * qty <= 0.0)) | (
+        (qty < 0.0) & ((high - stop_price) * qty <= 0.0)
+    )
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
 def loss_hit_nb(equity: float, reference: float, pct: float) -> bool:
     """True when `equity` has fallen at least `pct` (a fraction) below `reference`."""
     return equity <= reference * (1.0 - pct)

@@ -94,7 +94,7 @@ from trader_cols.kernels.records import (
 from trader_cols.kernels.risk import (
     gap_stop_hit_nb,
     gross_scale_nb,
-    intrabar_stop_ref_nb,
+    intrabar_stop_hit_nb,
     limit_on_nb,
     loss_hit_nb,
     shape_weight_nb,
@@ -108,6 +108,7 @@ FUND_TOL = 1e-12
 NEVER = np.iinfo(np.int64).max
 SKIP = -1  # why[i]: no order for symbol i at this execution
 HOLD = -2  # why[i]: a held position, untouched unless the gross scale moves it
+WIDE = 32  # from this many symbols the passes are calls (see run_nb)
 
 
 @njit(cache=True, nogil=True, error_model="numpy", inline="always")
@@ -154,6 +155,131 @@ def _stop_nb(t, i, col, ref, params, pos, entry, stopped, fills, n_fills, stats)
         t, i, col, -pos[i], ref, params, pos, entry, fills, n_fills, stats, REASON_STOP_LOSS
     )
     return cd
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _open_pass_nb(
+    t,
+    trow,
+    open_,
+    high,
+    low,
+    close,
+    tradable,
+    target,
+    pos,
+    entry,
+    last_close,
+    priced,
+    can,
+    val,
+    hits,
+    real,
+    stop_on,
+    value,
+    gather,
+):
+    """Phase 0 over the symbols of bar t (the open); see run_nb."""
+    n = close.shape[1]
+    n_hits = 0
+    held = 0.0
+    gross = 0.0
+    frozen = 0.0
+    n_real = 0
+    max_abs = 0.0
+    min_val = 0.0
+    for i in range(n):
+        o = open_[t, i]
+        h = high[t, i]
+        lo = low[t, i]
+        c = close[t, i]
+        ok = (min(min(o, h), min(lo, c)) > 0.0) & (o + h + lo + c < np.inf)  # NaN: the sum is NaN
+        ci = ok & tradable[t, i]
+        priced[i] = ok
+        can[i] = ci
+        x = pos[i]
+        if stop_on:
+            hit = ci & gap_stop_hit_nb(x, entry[1, i], o)
+            hits[n_hits] = i
+            n_hits += hit
+            x = 0.0 if hit else x
+        if value:
+            lc = last_close[i]
+            v = x * (o if ok else lc)
+            held += v
+            av = abs(v)
+            gross += av
+            if not ci:
+                frozen += av
+            val[i] = v
+            if gather:
+                raw = target[trow, i]
+                real[n_real] = i
+                n_real += ci & (raw == raw)
+                max_abs = max(max_abs, av)
+                min_val = min(min_val, v)
+    return n_hits, held, gross, frozen, n_real, max_abs, min_val
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _close_pass_nb(
+    t,
+    open_,
+    high,
+    low,
+    close,
+    target,
+    pos,
+    entry,
+    last_close,
+    priced,
+    can,
+    val,
+    hits,
+    real,
+    positions,
+    stop_on,
+    keep_pos,
+    value,
+    gather,
+):
+    """Phase 1 over the symbols of bar t (the close); see run_nb."""
+    n = close.shape[1]
+    n_hits = 0
+    held = 0.0
+    gross = 0.0
+    frozen = 0.0
+    n_real = 0
+    max_abs = 0.0
+    min_val = 0.0
+    for i in range(n):
+        x = pos[i]
+        ci = can[i]
+        if stop_on:
+            hit = ci & intrabar_stop_hit_nb(x, entry[1, i], high[t, i], low[t, i])
+            hits[n_hits] = i
+            n_hits += hit
+            x = 0.0 if hit else x
+        c = close[t, i]
+        lc = last_close[i]
+        last = c if priced[i] else lc
+        last_close[i] = last
+        v = x * last
+        held += v
+        av = abs(v)
+        gross += av
+        if not ci:
+            frozen += av
+        val[i] = v
+        if keep_pos:
+            positions[t, i] = x
+        if gather:
+            raw = target[t, i]
+            real[n_real] = i
+            n_real += ci & (raw == raw)
+            max_abs = max(max_abs, av)
+            min_val = min(min_val, v)
+    return n_hits, held, gross, frozen, n_real, max_abs, min_val
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -207,13 +333,17 @@ def run_nb(
     red = np.empty(n, np.int64)  # reducing orders, in symbol order
     pend = np.empty(n, np.int64)  # increasing orders, in symbol order
     hits = np.empty(n, np.int64)  # stops hit in the current pass
-    hit_ref = np.empty(n)
+    real = np.empty(
+        n, np.int64
+    )  # symbols that can trade and have a non-NaN target, in symbol order
     keep_pos = positions.shape[0] == n_bars
     keep_exec = exec_equity.shape[0] == n_bars
     stop_on = limit_on_nb(params.stop_loss_pct)
     daily_on = limit_on_nb(params.daily_loss_cut_pct)
     dd_on = limit_on_nb(params.max_drawdown_pct)
     on_close = params.fill_on_close
+    hold_on_nan = params.hold_on_nan
+    wide = n >= WIDE
     lev = params.max_gross_leverage
     cap = params.max_position_pct
     slip = params.slippage_bps
@@ -242,42 +372,91 @@ def run_nb(
         for phase in range(2):
             # NOTE: no branch on "x != 0" in the passes: flat and held symbols interleave at random, so such a
             # branch mispredicts. A flat position has a NaN entry (its stop test is False) and is worth 0.
+            # Stop hits are appended without a branch: the slot is always written, the count moves by the hit.
+            # The pass that precedes an execution also lists the symbols that can trade and have a target (in
+            # real) and notes the largest |value| and the lowest value of all positions, so that the
+            # desired-weight pass need not walk all symbols (its fast path, below).
             n_hits = 0
             held = 0.0
             gross = 0.0
             frozen = 0.0
+            n_real = 0
+            max_abs = 0.0
+            min_val = 0.0
             if phase == 0:
                 # The open: priced and tradable, gap stops (filled after the loop, in symbol order) and, in
                 # next-open mode, the book's value at the open.
-                for i in range(n):
-                    o = open_[t, i]
-                    h = high[t, i]
-                    lo = low[t, i]
-                    c = close[t, i]
-                    ok = (o > 0.0) & (h > 0.0) & (lo > 0.0) & (c > 0.0) & (o + h + lo + c < np.inf)
-                    ci = ok & tradable[t, i]
-                    priced[i] = ok
-                    can[i] = ci
-                    x = pos[i]
-                    if stop_on and ci and gap_stop_hit_nb(x, entry[1, i], o):
-                        hits[n_hits] = i
-                        hit_ref[n_hits] = o
-                        n_hits += 1
-                        x = 0.0
-                    if not on_close:
-                        v = x * (o if ok else last_close[i])
-                        held += v
-                        gross += abs(v)
-                        if not ci:
-                            frozen += abs(v)
-                        val[i] = v
+                trow = t - 1
+                gathered = hold_on_nan and not on_close and trow >= 0
+                if wide:
+                    n_hits, held, gross, frozen, n_real, max_abs, min_val = _open_pass_nb(
+                        t,
+                        trow,
+                        open_,
+                        high,
+                        low,
+                        close,
+                        tradable,
+                        target,
+                        pos,
+                        entry,
+                        last_close,
+                        priced,
+                        can,
+                        val,
+                        hits,
+                        real,
+                        stop_on,
+                        not on_close,
+                        gathered,
+                    )
+                else:  # the same loop as _open_pass, inline
+                    n_hits = 0
+                    held = 0.0
+                    gross = 0.0
+                    frozen = 0.0
+                    n_real = 0
+                    max_abs = 0.0
+                    min_val = 0.0
+                    for i in range(n):
+                        o = open_[t, i]
+                        h = high[t, i]
+                        lo = low[t, i]
+                        c = close[t, i]
+                        ok = (min(min(o, h), min(lo, c)) > 0.0) & (
+                            o + h + lo + c < np.inf
+                        )  # NaN: the sum is NaN
+                        ci = ok & tradable[t, i]
+                        priced[i] = ok
+                        can[i] = ci
+                        x = pos[i]
+                        if stop_on:
+                            hit = ci & gap_stop_hit_nb(x, entry[1, i], o)
+                            hits[n_hits] = i
+                            n_hits += hit
+                            x = 0.0 if hit else x
+                        if not on_close:
+                            lc = last_close[i]
+                            v = x * (o if ok else lc)
+                            held += v
+                            av = abs(v)
+                            gross += av
+                            if not ci:
+                                frozen += av
+                            val[i] = v
+                            if gathered:
+                                raw = target[trow, i]
+                                real[n_real] = i
+                                n_real += ci & (raw == raw)
+                                max_abs = max(max_abs, av)
+                                min_val = min(min_val, v)
                 for k in range(n_hits):
                     i = hits[k]
                     cash += _stop_nb(
                         t,
                         i,
                         col_base + i,
-                        hit_ref[k],
+                        open_[t, i],
                         params,
                         pos,
                         entry,
@@ -295,39 +474,79 @@ def run_nb(
                     forced = REASON_DAILY_LOSS
                 daily_pending = False
                 equity = cash + held
-                trow = t - 1
                 at_open = True
             else:
                 # The close: intrabar stops (filled after the loop), then the mark at the close.
-                for i in range(n):
-                    x = pos[i]
-                    ci = can[i]
-                    if stop_on and ci:
-                        ref = intrabar_stop_ref_nb(
-                            x, entry[1, i], open_[t, i], high[t, i], low[t, i]
-                        )
-                        if ref == ref:
+                trow = t
+                gathered = hold_on_nan and on_close
+                if wide:
+                    n_hits, held, gross, frozen, n_real, max_abs, min_val = _close_pass_nb(
+                        t,
+                        open_,
+                        high,
+                        low,
+                        close,
+                        target,
+                        pos,
+                        entry,
+                        last_close,
+                        priced,
+                        can,
+                        val,
+                        hits,
+                        real,
+                        positions,
+                        stop_on,
+                        keep_pos and not on_close,
+                        on_close,
+                        gathered,
+                    )
+                else:  # the same loop as _close_pass, inline
+                    n_hits = 0
+                    held = 0.0
+                    gross = 0.0
+                    frozen = 0.0
+                    n_real = 0
+                    max_abs = 0.0
+                    min_val = 0.0
+                    for i in range(n):
+                        x = pos[i]
+                        ci = can[i]
+                        if stop_on:
+                            hit = ci & intrabar_stop_hit_nb(x, entry[1, i], high[t, i], low[t, i])
                             hits[n_hits] = i
-                            hit_ref[n_hits] = ref
-                            n_hits += 1
-                            x = 0.0
-                    last = close[t, i] if priced[i] else last_close[i]
-                    last_close[i] = last
-                    v = x * last
-                    held += v
-                    gross += abs(v)
-                    if not ci:
-                        frozen += abs(v)
-                    val[i] = v
-                    if keep_pos and not on_close:
-                        positions[t, i] = x
+                            n_hits += hit
+                            x = 0.0 if hit else x
+                        c = close[t, i]
+                        lc = last_close[i]
+                        last = c if priced[i] else lc
+                        last_close[i] = last
+                        v = x * last
+                        held += v
+                        av = abs(v)
+                        gross += av
+                        if not ci:
+                            frozen += av
+                        val[i] = v
+                        if keep_pos and not on_close:
+                            positions[t, i] = x
+                        if gathered:
+                            raw = target[trow, i]
+                            real[n_real] = i
+                            n_real += ci & (raw == raw)
+                            max_abs = max(max_abs, av)
+                            min_val = min(min_val, v)
                 for k in range(n_hits):
                     i = hits[k]
+                    stop = entry[1, i]
+                    o = open_[t, i]
                     cash += _stop_nb(
                         t,
                         i,
                         col_base + i,
-                        hit_ref[k],
+                        min(stop, o)
+                        if pos[i] > 0.0
+                        else max(stop, o),  # never better than the open
                         params,
                         pos,
                         entry,
@@ -363,7 +582,6 @@ def run_nb(
                 elif daily_pending or (daily_locked and session_id[t] == lock_session):
                     forced = REASON_DAILY_LOSS
                 daily_pending = False
-                trow = t
                 at_open = False
 
             # ---- Execution at reference prices (the open, or in close mode the close) of bar t.
@@ -375,49 +593,90 @@ def run_nb(
 
             # Desired weights. A held position (NaN target) is kept as its value in val and costs nothing
             # unless a cap or the gross scale moves it: then its weight is val / equity, as for any other.
-            sum_w = 0.0
-            hold_abs = 0.0
-            n_act = 0
-            for i in range(n):
-                why[i] = SKIP
-                if not can[i]:
-                    continue
-                x = pos[i]
-                if forced != 0:
-                    if x != 0.0:
-                        w[i] = 0.0
-                        why[i] = forced
-                        act[n_act] = i
-                        n_act += 1
-                    continue
-                raw = target[trow, i] if trow >= 0 else np.nan
-                if raw != raw:
-                    if params.hold_on_nan:
-                        v = val[i]  # 0 when flat: a flat hold is a HOLD that pass 1 skips
-                        if abs(v) <= cap * equity and (v >= 0.0 or params.allow_short):
-                            why[i] = HOLD
-                            hold_abs += abs(v)
-                            continue
-                        raw = v / equity
-                    else:
-                        raw = 0.0
-                        stopped[i] = 0
-                elif stopped[i] != 0:
-                    if raw * stopped[i] > 0.0:
-                        raw = 0.0  # no re-entry on the stopped side
-                    else:
-                        stopped[i] = 0
-                wi, r = shape_weight_nb(raw, params.allow_short, cap)
-                if wi == 0.0 and x == 0.0:
-                    continue
-                w[i] = wi
-                why[i] = r
-                sum_w += abs(wi)
-                act[n_act] = i
-                n_act += 1
-            scale = 1.0
-            if forced == 0:
-                scale = gross_scale_nb(sum_w * equity + hold_abs, frozen, lev * equity)
+            # Fast path: no forced exit and every NaN-target symbol is a HOLD (all positions within the cap,
+            # none short unless allowed), so only the symbols with a target are shaped, in symbol order, as
+            # the full pass would. If the gross scale may then move the holds, the full pass runs instead.
+            fast = (
+                forced == 0
+                and gathered
+                and max_abs <= cap * equity
+                and (params.allow_short or min_val >= 0.0)
+            )
+            if fast:
+                sum_w = 0.0
+                real_abs = 0.0
+                n_act = 0
+                for k in range(n_real):
+                    i = real[k]
+                    raw = target[trow, i]
+                    x = pos[i]
+                    real_abs += abs(val[i])
+                    if stopped[i] != 0:
+                        if raw * stopped[i] > 0.0:
+                            raw = 0.0  # no re-entry on the stopped side
+                        else:
+                            stopped[i] = 0
+                    wi, r = shape_weight_nb(raw, params.allow_short, cap)
+                    if wi == 0.0 and x == 0.0:
+                        continue
+                    w[i] = wi
+                    why[i] = r
+                    sum_w += abs(wi)
+                    act[n_act] = i
+                    n_act += 1
+                # The holds' gross, from the pass's sums: within rounding of the full pass's serial sum,
+                # so the scale is 1 for certain when it fits with a margin far above that rounding.
+                hold_abs = gross - frozen - real_abs
+                limit = lev * equity
+                fast = limit == np.inf or (
+                    sum_w * equity + hold_abs + 1e-9 * (gross + sum_w * abs(equity))
+                    <= limit - frozen
+                )
+                scale = 1.0
+            if not fast:
+                sum_w = 0.0
+                hold_abs = 0.0
+                n_act = 0
+                for i in range(n):
+                    why[i] = SKIP
+                    if not can[i]:
+                        continue
+                    x = pos[i]
+                    if forced != 0:
+                        if x != 0.0:
+                            w[i] = 0.0
+                            why[i] = forced
+                            act[n_act] = i
+                            n_act += 1
+                        continue
+                    raw = target[trow, i] if trow >= 0 else np.nan
+                    if raw != raw:
+                        if params.hold_on_nan:
+                            v = val[i]  # 0 when flat: a flat hold is a HOLD that pass 1 skips
+                            if abs(v) <= cap * equity and (v >= 0.0 or params.allow_short):
+                                why[i] = HOLD
+                                hold_abs += abs(v)
+                                continue
+                            raw = v / equity
+                        else:
+                            raw = 0.0
+                            stopped[i] = 0
+                    elif stopped[i] != 0:
+                        if raw * stopped[i] > 0.0:
+                            raw = 0.0  # no re-entry on the stopped side
+                        else:
+                            stopped[i] = 0
+                    wi, r = shape_weight_nb(raw, params.allow_short, cap)
+                    if wi == 0.0 and x == 0.0:
+                        continue
+                    w[i] = wi
+                    why[i] = r
+                    sum_w += abs(wi)
+                    act[n_act] = i
+                    n_act += 1
+                scale = 1.0
+                if forced == 0:
+                    scale = gross_scale_nb(sum_w * equity + hold_abs, frozen, lev * equity)
 
             # Pass 1: size the orders. Those that only reduce a position (queued in red) fill first, in
             # symbol order; those that increase or flip one queue in pend/dq for pass 2.
