@@ -73,7 +73,7 @@ long layout with the same per-bar code, and `simulate_batch_nb` runs P target se
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import literally, njit, prange
 
 from trader_cols.kernels.fills import fees_nb, fill_price_nb, max_fundable_qty_nb, round_lot_nb
 from trader_cols.kernels.records import (
@@ -181,11 +181,11 @@ def _open_pass_nb(
 ):
     """Phase 0 over the symbols of bar t (the open); see run_nb."""
     n = close.shape[1]
-    n_hits = 0
+    n_hits = np.uint64(0)  # unsigned: no wraparound code on hits[n_hits]
     held = 0.0
     gross = 0.0
     frozen = 0.0
-    n_real = 0
+    n_real = np.uint64(0)
     max_abs = 0.0
     min_val = 0.0
     for i in range(n):
@@ -201,7 +201,7 @@ def _open_pass_nb(
         if stop_on:
             hit = ci & gap_stop_hit_nb(x, entry[1, i], o)
             hits[n_hits] = i
-            n_hits += hit
+            n_hits += np.uint64(hit)
             x = 0.0 if hit else x
         if value:
             lc = last_close[i]
@@ -215,10 +215,10 @@ def _open_pass_nb(
             if gather:
                 raw = target[trow, i]
                 real[n_real] = i
-                n_real += ci & (raw == raw)
+                n_real += np.uint64(ci & (raw == raw))
                 max_abs = max(max_abs, av)
                 min_val = min(min_val, v)
-    return n_hits, held, gross, frozen, n_real, max_abs, min_val
+    return np.int64(n_hits), held, gross, frozen, np.int64(n_real), max_abs, min_val
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -244,12 +244,15 @@ def _close_pass_nb(
     gather,
 ):
     """Phase 1 over the symbols of bar t (the close); see run_nb."""
+    value = literally(
+        value
+    )  # compiled apart: without an execution at the close, no val, frozen, real
     n = close.shape[1]
-    n_hits = 0
+    n_hits = np.uint64(0)  # unsigned: no wraparound code on hits[n_hits]
     held = 0.0
     gross = 0.0
     frozen = 0.0
-    n_real = 0
+    n_real = np.uint64(0)
     max_abs = 0.0
     min_val = 0.0
     for i in range(n):
@@ -258,7 +261,7 @@ def _close_pass_nb(
         if stop_on:
             hit = ci & intrabar_stop_hit_nb(x, entry[1, i], high[t, i], low[t, i])
             hits[n_hits] = i
-            n_hits += hit
+            n_hits += np.uint64(hit)
             x = 0.0 if hit else x
         c = close[t, i]
         lc = last_close[i]
@@ -268,18 +271,19 @@ def _close_pass_nb(
         held += v
         av = abs(v)
         gross += av
-        if not ci:
-            frozen += av
-        val[i] = v
         if keep_pos:
             positions[t, i] = x
-        if gather:
-            raw = target[t, i]
-            real[n_real] = i
-            n_real += ci & (raw == raw)
-            max_abs = max(max_abs, av)
-            min_val = min(min_val, v)
-    return n_hits, held, gross, frozen, n_real, max_abs, min_val
+        if value:
+            if not ci:
+                frozen += av
+            val[i] = v
+            if gather:
+                raw = target[t, i]
+                real[n_real] = i
+                n_real += np.uint64(ci & (raw == raw))
+                max_abs = max(max_abs, av)
+                min_val = min(min_val, v)
+    return np.int64(n_hits), held, gross, frozen, np.int64(n_real), max_abs, min_val
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -480,27 +484,50 @@ def run_nb(
                 trow = t
                 gathered = hold_on_nan and on_close
                 if wide:
-                    n_hits, held, gross, frozen, n_real, max_abs, min_val = _close_pass_nb(
-                        t,
-                        open_,
-                        high,
-                        low,
-                        close,
-                        target,
-                        pos,
-                        entry,
-                        last_close,
-                        priced,
-                        can,
-                        val,
-                        hits,
-                        real,
-                        positions,
-                        stop_on,
-                        keep_pos and not on_close,
-                        on_close,
-                        gathered,
-                    )
+                    if on_close:
+                        n_hits, held, gross, frozen, n_real, max_abs, min_val = _close_pass_nb(
+                            t,
+                            open_,
+                            high,
+                            low,
+                            close,
+                            target,
+                            pos,
+                            entry,
+                            last_close,
+                            priced,
+                            can,
+                            val,
+                            hits,
+                            real,
+                            positions,
+                            stop_on,
+                            keep_pos and not on_close,
+                            True,
+                            gathered,
+                        )
+                    else:
+                        n_hits, held, gross, frozen, n_real, max_abs, min_val = _close_pass_nb(
+                            t,
+                            open_,
+                            high,
+                            low,
+                            close,
+                            target,
+                            pos,
+                            entry,
+                            last_close,
+                            priced,
+                            can,
+                            val,
+                            hits,
+                            real,
+                            positions,
+                            stop_on,
+                            keep_pos and not on_close,
+                            False,
+                            gathered,
+                        )
                 else:  # the same loop as _close_pass, inline
                     n_hits = 0
                     held = 0.0
