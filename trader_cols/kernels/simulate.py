@@ -171,8 +171,7 @@ def _open_pass_nb(
     pos,
     entry,
     last_close,
-    priced,
-    can,
+    pc,
     val,
     hits,
     real,
@@ -196,8 +195,7 @@ def _open_pass_nb(
         c = close[t, i]
         ok = (min(min(o, h), min(lo, c)) > 0.0) & (o + h + lo + c < np.inf)  # NaN: the sum is NaN
         ci = ok & tradable[t, i]
-        priced[i] = ok
-        can[i] = ci
+        pc[i] = ok + ci
         x = pos[i]
         if stop_on:
             hit = ci & gap_stop_hit_nb(x, entry[1, i], o)
@@ -233,8 +231,7 @@ def _close_pass_nb(
     pos,
     entry,
     last_close,
-    priced,
-    can,
+    pc,
     val,
     hits,
     real,
@@ -258,7 +255,8 @@ def _close_pass_nb(
     min_val = 0.0
     for i in range(n):
         x = pos[i]
-        ci = can[i]
+        cls = pc[i]
+        ci = cls == 2
         if stop_on:
             hit = ci & intrabar_stop_hit_nb(x, entry[1, i], high[t, i], low[t, i])
             hits[n_hits] = i
@@ -266,7 +264,7 @@ def _close_pass_nb(
             x = 0.0 if hit else x
         c = close[t, i]
         lc = last_close[i]
-        last = c if priced[i] else lc
+        last = c if cls != 0 else lc
         last_close[i] = last
         v = x * last
         held += v
@@ -328,8 +326,9 @@ def run_nb(
     stopped = np.zeros(
         n, np.int8
     )  # +1 / -1: the side stopped out, not re-entered until the target resets
-    priced = np.zeros(n, np.bool_)
-    can = np.zeros(n, np.bool_)
+    pc = np.zeros(
+        n, np.int8
+    )  # at the current bar: 0 not priced, 1 priced, 2 priced and tradable (can trade)
     val = np.zeros(n)  # position value at the current valuation point
     w = np.empty(n)  # desired weight; after pass 1, the quantity of a reducing order
     dq = np.empty(n)  # quantities of the queued increasing orders
@@ -408,8 +407,7 @@ def run_nb(
                         pos,
                         entry,
                         last_close,
-                        priced,
-                        can,
+                        pc,
                         val,
                         hits,
                         real,
@@ -431,8 +429,7 @@ def run_nb(
                             & (o + h + lo + c < np.inf)
                         )
                         ci = ok & tradable[t, i]
-                        priced[i] = ok
-                        can[i] = ci
+                        pc[i] = ok + ci
                         x = pos[i]
                         if stop_on and ci and gap_stop_hit_nb(x, entry[1, i], o):
                             hits[n_hits] = i
@@ -488,8 +485,7 @@ def run_nb(
                             pos,
                             entry,
                             last_close,
-                            priced,
-                            can,
+                            pc,
                             val,
                             hits,
                             real,
@@ -510,8 +506,7 @@ def run_nb(
                             pos,
                             entry,
                             last_close,
-                            priced,
-                            can,
+                            pc,
                             val,
                             hits,
                             real,
@@ -524,7 +519,8 @@ def run_nb(
                 else:  # the same loop as _close_pass_nb, inline (a call per bar costs more than a narrow pass)
                     for i in range(n):
                         x = pos[i]
-                        ci = can[i]
+                        cls = pc[i]
+                        ci = cls == 2
                         if stop_on and ci:
                             ref = intrabar_stop_ref_nb(
                                 x, entry[1, i], open_[t, i], high[t, i], low[t, i]
@@ -533,7 +529,7 @@ def run_nb(
                                 hits[n_hits] = i
                                 n_hits += 1
                                 x = 0.0
-                        last = close[t, i] if priced[i] else last_close[i]
+                        last = close[t, i] if cls != 0 else last_close[i]
                         last_close[i] = last
                         v = x * last
                         held += v
@@ -647,7 +643,7 @@ def run_nb(
                 n_act = 0
                 for i in range(n):
                     why[i] = SKIP
-                    if not can[i]:
+                    if pc[i] != 2:
                         continue
                     x = pos[i]
                     if forced != 0:
