@@ -556,6 +556,12 @@ def simulate_batch(
     return _run_batch(market, _frozen(stacked), labels, params)
 
 
+def simulate_batch_arrays(market: Market, targets: np.ndarray, labels: tuple, params: SimParams) -> BatchResult:
+    """`simulate_batch` on a time-major market and a read-only `[P, T, N]` stack of target arrays in its layout
+    (NaN = hold), one set per label: for callers that fill the stack a few sets at a time."""
+    return _run_batch(market, targets, tuple(labels), coerce_params(params))
+
+
 def _run_batch(market: Market, stacked: np.ndarray, labels: tuple, params: SimParams) -> BatchResult:
     equity, gross, stats = simulate_batch_nb(*_kernel_args(market, stacked, params))
     metrics = pl.DataFrame(

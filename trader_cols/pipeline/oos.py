@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -19,7 +19,7 @@ import polars as pl
 from trader_cols import metrics
 from trader_cols.composer import SIG, W, blend
 from trader_cols.folds import Fold
-from trader_cols.pipeline.panel import Panel, sized_targets, window
+from trader_cols.pipeline.panel import LABEL_COLUMNS, Panel, sized_targets, window
 from trader_cols.schema import UTC_TS
 from trader_cols.sim import (
     EQUITY_SCHEMA,
@@ -33,6 +33,7 @@ from trader_cols.trades import round_trips
 
 UNKNOWN = "unknown"  # the regime of a bar the labeller left unlabelled
 TRADE_BATCH = 64  # symbols whose fills are turned into trades together
+ATTRIBUTION_ROWS = 256  # bars of the grid attributed together
 
 
 @dataclass(frozen=True)
@@ -109,7 +110,7 @@ def compose_fold(
     # The decision rows are kept for the whole out-of-sample period: diagnostics go narrow once sized.
     narrow = [pl.col(f"{p}{s.name}").cast(pl.Float32) for s in strategies for p in (SIG, W)]
     return out.with_columns(sized_targets(pl.col("signal"), risk)).drop(
-        "regime_confidence", "bar_no", "close", "vol").with_columns(narrow)
+        "regime_confidence", "bar_no", "close", "vol").with_columns(*narrow, pl.col(*LABEL_COLUMNS).cast(pl.String))
 
 
 @dataclass
@@ -142,9 +143,13 @@ def run_oos(
     `panel` may be a callable that hands the panel over: the panel is then let go as soon as the test windows
     are composed and the out-of-sample bars copied out (the caller keeps no reference)."""
     p = panel() if callable(panel) else panel
-    dec = _decide(p, folds, chosen_by_fold, strategies, composer_cfg=composer_cfg, risk=risk)
-    market = _market(p, dec.symbols, dec.ts)
-    del p, panel
+    del panel
+    symbols, grid = _oos_grid(p, folds)
+    market = _market(p, symbols, grid)
+    # the bars are in the market now: the panel keeps what composing reads (freed while the windows are composed)
+    p = replace(p, frame=p.frame.drop("open", "high", "low"))
+    dec = _decide(p, folds, chosen_by_fold, strategies, symbols, grid, composer_cfg=composer_cfg, risk=risk)
+    del p
     dec.target.flags.writeable = False  # the kernels are compiled for read-only inputs
     book = simulate_arrays(market, dec.target, sim_params)
     weights = position_weights(book.positions, book.equity, market)
@@ -162,7 +167,7 @@ def run_oos(
     del close
     fold_of_ts = pl.DataFrame({"ts": ts_series, "fold": dec.fold_of_bar}).filter(pl.col("fold") >= 0)
     trades = _trades(book.fills, dec.symbols, marks[-1], fold_of_ts)
-    attribution = _attribution(book.positions, marks, fill_rows, fills, dec, strategies)
+    attribution = _attribution(book.positions, marks, fill_rows, book.fills, dec, strategies)
     del marks
     ppy = _periods_per_year(equity)
     fm = _fold_metrics(equity, trades, weights, ppy)
@@ -183,14 +188,19 @@ def run_oos(
     )
 
 
-def _decide(panel: Panel, folds, chosen_by_fold, strategies, *, composer_cfg, risk) -> _Decided:
-    """Compose each fold's test window and scatter its decision rows into the dense arrays at once."""
+def _oos_grid(panel: Panel, folds: Sequence[Fold]) -> tuple[tuple[str, ...], np.ndarray]:
+    """The symbols with bars in the out-of-sample period (in name order) and its timestamps (int64 µs)."""
     g0, g1 = folds[0].test_start, folds[-1].test_end
     ts_index = panel.index.slice(g0, g1 - g0)
-    grid = ts_index.dt.epoch("us").to_numpy()
-    lo, hi = ts_index[0], ts_index[-1]
-    names = tuple(panel.frame.lazy().filter(pl.col("ts").is_between(lo, hi))
-                  .select(pl.col("symbol").unique(maintain_order=True)).collect()["symbol"].to_list())
+    names = panel.frame.lazy().filter(pl.col("ts").is_between(ts_index[0], ts_index[-1])).select(
+        pl.col("symbol").unique(maintain_order=True).cast(pl.String)).collect()["symbol"].to_list()
+    return tuple(names), ts_index.dt.epoch("us").to_numpy()
+
+
+def _decide(panel: Panel, folds, chosen_by_fold, strategies, names: tuple[str, ...], grid: np.ndarray, *,
+            composer_cfg, risk) -> _Decided:
+    """Compose each fold's test window and scatter its decision rows into the dense arrays at once."""
+    g0 = folds[0].test_start
     enum = pl.Enum(list(names))
     n_bars, n = len(grid), len(names)
     target = np.full(n_bars * n, np.nan)
@@ -229,19 +239,30 @@ def _market(panel: Panel, symbols: tuple[str, ...], grid: np.ndarray):
     symbol has no bar), one price column at a time."""
     lo, hi = pl.Series([grid[0], grid[-1]]).cast(UTC_TS).to_list()
     rows = panel.frame.lazy().filter(pl.col("ts").is_between(lo, hi))
-    keys = rows.select(pl.col("symbol").cast(pl.Enum(list(symbols))).to_physical().alias("code"),
-                       pl.col("ts").dt.epoch("us")).collect()
     n_bars, n = len(grid), len(symbols)
-    cells = np.searchsorted(grid, keys["ts"].to_numpy()) * n + keys["code"].to_numpy().astype(np.int64)
-    del keys
+    dense = rows.select(pl.len()).collect().item() == n_bars * n
+    if dense:  # every symbol on every bar: the (symbol, ts) rows are the [N, T] layout
+        cells = None
+        tradable = np.ones((n_bars, n), dtype=np.bool_)
+    else:
+        keys = rows.select(pl.col("symbol").cast(pl.String).cast(pl.Enum(list(symbols))).to_physical().alias("code"),
+                           pl.col("ts").dt.epoch("us")).collect()
+        cells = np.searchsorted(grid, keys["ts"].to_numpy()) * n + keys["code"].to_numpy().astype(np.int64)
+        del keys
+        tradable = np.zeros(n_bars * n, dtype=np.bool_)
+        tradable[cells] = True
+        tradable = tradable.reshape(n_bars, n)
     prices = []
     for c in ("open", "high", "low", "close"):
-        a = np.full(n_bars * n, np.nan)
-        a[cells] = rows.select(pl.col(c).cast(pl.Float64)).collect().to_series().to_numpy()
-        prices.append(a.reshape(n_bars, n))
-    tradable = np.zeros(n_bars * n, dtype=np.bool_)
-    tradable[cells] = True
-    return dense_market(symbols, grid, tuple(prices), tradable.reshape(n_bars, n))
+        values = rows.select(pl.col(c).cast(pl.Float64)).collect().to_series().to_numpy()
+        if cells is None:
+            prices.append(np.ascontiguousarray(values.reshape(n, n_bars).T))
+        else:
+            a = np.full(n_bars * n, np.nan)
+            a[cells] = values
+            prices.append(a.reshape(n_bars, n))
+        del values
+    return dense_market(symbols, grid, tuple(prices), tradable)
 
 
 def _forward_filled(fold_of_bar: np.ndarray) -> np.ndarray:
@@ -319,74 +340,76 @@ def _weights(decisions: pl.DataFrame, strategies: Sequence[Strategy]) -> pl.Data
     )
 
 
-def _bar_pnl(positions: np.ndarray, marks: np.ndarray, fill_rows: np.ndarray, fills: pl.DataFrame,
-             codes: np.ndarray) -> np.ndarray:
-    """[T, N] P&L of each symbol on each bar: q_t·m_t − q_{t−1}·m_{t−1} + Σ fills' cash flow − Σ fees, with m
-    the last close (0 before a symbol's first), as `trades.bar_pnl` computes it on long frames."""
-    size = positions.size
-    cells = fill_rows * positions.shape[1] + codes
-    value = positions * np.nan_to_num(marks, nan=0.0)
-    pnl = value.copy()
-    pnl[1:] -= value[:-1]
-    del value
-    sign = np.where(fills["side"].to_numpy() == "buy", -1.0, 1.0)
-    flow = sign * fills["qty"].to_numpy() * fills["price"].to_numpy()
-    pnl += np.bincount(cells, weights=flow, minlength=size).reshape(pnl.shape)
-    pnl -= np.bincount(cells, weights=fills["fees"].to_numpy(), minlength=size).reshape(pnl.shape)
-    return pnl
-
-
 def _attribution(positions: np.ndarray, marks: np.ndarray, fill_rows: np.ndarray, fills: pl.DataFrame,
                  dec: _Decided, strategies) -> pl.DataFrame:
     """P&L per (fold, symbol, regime, strategy). The P&L of bar t comes from the position decided at the
     symbol's previous decision, so it is split by that decision: strategy s gets w_s·sig_s / Σ w·sig of it
     ('(none)' when that is 0). Rows with strategy '(all)' carry the whole P&L (by regime). Only bars with a
-    decision of their own and a previous one count. Positions are on the book's whole time grid (a weekend
-    row for an equity next to crypto): they are marked at the last close, like the kernel values them."""
+    decision of their own and a previous one count.
+
+    A bar's P&L is q_t·m_t − q_{t−1}·m_{t−1} + Σ its fills' cash flow − Σ their fees (`trades.bar_pnl` on long
+    frames), with m the last close (0 before a symbol's first). Positions are on the book's whole time grid (a
+    weekend row for an equity next to crypto): they are marked at the last close, like the kernel values them.
+    The grid is walked `ATTRIBUTION_ROWS` bars at a time, each group's sums accumulated in bar order."""
     n_bars, n = positions.shape
-    codes = fills["symbol"].cast(pl.Enum(list(dec.symbols))).to_physical().to_numpy().astype(np.int64)
-    pnl = _bar_pnl(positions, marks, fill_rows, fills, codes)
-    del codes
-    # the previous decision row of each symbol, for the bars that have a decision
+    names = [s.name for s in strategies]
+    order = np.argsort(fill_rows, kind="stable")  # (the kernel logs fills in bar order: this keeps it)
+    rows = fill_rows[order]
+    codes = fills["symbol"].cast(pl.Enum(list(dec.symbols))).to_physical().to_numpy()[order].astype(np.int64)
+    side = fills["side"].to_numpy()[order]
+    flow = np.where(side == "buy", -1.0, 1.0) * fills["qty"].to_numpy()[order] * fills["price"].to_numpy()[order]
+    fees = fills["fees"].to_numpy()[order]
+    del order, side
+    # the row of each symbol's previous decision, for the bars that have one
     prev = np.where(dec.decided, np.arange(n_bars, dtype=np.int32)[:, None], np.int32(-1))
     prev[1:] = prev[:-1].copy()
     prev[0] = -1
     np.maximum.accumulate(prev, axis=0, out=prev)
-    t, i = np.nonzero(dec.decided & (prev >= 0))
-    p = prev[t, i]
-    del prev
-    fold = dec.fold_of_bar[p]
-    reg = dec.regime[p, i]
+    fold_ids = np.unique(dec.fold_of_bar[dec.fold_of_bar >= 0])
+    fold_pos = np.searchsorted(fold_ids, dec.fold_of_bar).astype(np.int64)
     n_reg = max(len(dec.regimes), 1)
-    fold_ids = np.unique(fold)
-    key = (np.searchsorted(fold_ids, fold).astype(np.int64) * n + i) * n_reg + reg
-    del fold, reg
-    keys, group = np.unique(key, return_inverse=True)
-    del key
-    pnl_tp = pnl[t, i]
-    del pnl
-    sums: dict[str, np.ndarray] = {}
-    names = [s.name for s in strategies]
-    c = [dec.contrib[k][p, i] for k in range(len(strategies))]
-    # float32 like the contributions, and summed by Polars: its horizontal sum is a pairwise one
-    total = pl.DataFrame(dict(zip(names, c, strict=True))).select(pl.sum_horizontal(names)).to_series().to_numpy()
-    has = np.abs(total) > np.float32(1e-12)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        for s, ck in zip(strategies, c, strict=True):
-            share = np.where(has, (ck / total).astype(np.float64) * pnl_tp, 0.0)
-            sums[s.name] = np.bincount(group, weights=share, minlength=len(keys))
-    sums["(none)"] = np.bincount(group, weights=np.where(has, 0.0, pnl_tp), minlength=len(keys))
-    sums["(all)"] = np.bincount(group, weights=pnl_tp, minlength=len(keys))
-    bars = np.bincount(group, minlength=len(keys)).astype(np.int64)
-    reg_of = keys % n_reg
-    sym_of = (keys // n_reg) % n
-    fold_of = fold_ids[keys // n_reg // n]
+    size = len(fold_ids) * n * n_reg
+    sums = {k: np.zeros(size) for k in [*names, "(none)", "(all)"]}
+    bars = np.zeros(size, dtype=np.int64)
+    for a in range(0, n_bars, ATTRIBUTION_ROWS):
+        b = min(a + ATTRIBUTION_ROWS, n_bars)
+        lo = max(a - 1, 0)
+        value = positions[lo:b] * np.nan_to_num(marks[lo:b], nan=0.0)
+        pnl = value[a - lo:].copy()  # value[t] − value[t − 1], with value[−1] = 0
+        if a > 0:
+            pnl -= value[:-1]
+        else:
+            pnl[1:] -= value[:-1]
+        del value
+        f0, f1 = np.searchsorted(rows, [a, b])
+        cells = (rows[f0:f1] - a) * n + codes[f0:f1]
+        pnl += np.bincount(cells, weights=flow[f0:f1], minlength=pnl.size).reshape(pnl.shape)
+        pnl -= np.bincount(cells, weights=fees[f0:f1], minlength=pnl.size).reshape(pnl.shape)
+        t, i = np.nonzero(dec.decided[a:b] & (prev[a:b] >= 0))
+        p = prev[a:b][t, i]
+        key = (fold_pos[p] * n + i) * n_reg + dec.regime[p, i]
+        pnl_k = pnl[t, i]
+        c = {k: dec.contrib[j][p, i] for j, k in enumerate(names)}
+        # float32 like the contributions, and summed by Polars: its horizontal sum is a pairwise one
+        total = pl.DataFrame(c).select(pl.sum_horizontal(names)).to_series().to_numpy()
+        has = np.abs(total) > np.float32(1e-12)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            for k, ck in c.items():
+                sums[k] += np.bincount(key, weights=np.where(has, (ck / total).astype(np.float64) * pnl_k, 0.0),
+                                       minlength=size)
+        sums["(none)"] += np.bincount(key, weights=np.where(has, 0.0, pnl_k), minlength=size)
+        sums["(all)"] += np.bincount(key, weights=pnl_k, minlength=size)
+        bars += np.bincount(key, minlength=size)
+    keep = np.flatnonzero(bars)
+    reg_of = keep % n_reg
+    sym_of = (keep // n_reg) % n
+    fold_of = fold_ids[keep // n_reg // n]
     frame = pl.DataFrame({
         "fold": pl.Series(fold_of, dtype=pl.Int32),
         "symbol": pl.Series(list(dec.symbols), dtype=pl.String).gather(sym_of),
         "regime": pl.Series(dec.regimes or [UNKNOWN], dtype=pl.String).gather(reg_of),
-        "bars": bars,
-        **sums,
+        "bars": bars[keep],
+        **{k: v[keep] for k, v in sums.items()},
     })
     return (
         frame.unpivot(index=["fold", "symbol", "regime", "bars"], on=[*names, "(none)", "(all)"],

@@ -22,6 +22,7 @@ from trader_cols.warehouse import Warehouse, query_frames
 FEATURE_DTYPE = pl.Float32  # features are stored narrow; signals are computed from them in float64
 BATCH_SYMBOLS = 64  # symbols whose features and regimes are computed together
 BAR_COLUMNS = ("open", "high", "low", "close", "volume")
+LABEL_COLUMNS = ("symbol", "asset_class", "regime")  # categorical in the panel's frame
 
 
 @dataclass(frozen=True)
@@ -30,7 +31,7 @@ class Panel:
 
     `frame`: symbol, ts, bar columns, asset_class, bar_no (bars since the symbol's first stored bar), regime,
     regime_confidence, vol (annualised realised volatility for sizing) and feature columns; all rows from the
-    first loaded bar (warm-up included).
+    first loaded bar (warm-up included). symbol, asset_class and regime are categoricals.
     `index`: the panel's time index (sorted distinct ts from `start` on): folds are positions in it.
     """
 
@@ -139,8 +140,10 @@ def _assemble(batches: Iterable[pl.DataFrame], start: date | datetime, *, strate
         # (symbol, ts) order, i.e. the chunk's order
         coded = frame.with_columns(pl.col("symbol").rle_id().alias("symbol"))
         labels = label_regimes(coded, regimes_cfg, query_frames)
-        # one chunk per column: a filter over columns chunked differently would first copy the whole frame
-        parts.append(frame.hstack(labels.select("regime", "regime_confidence")).rechunk())
+        # labels as categoricals (a string is a 16-byte view per row, a category 4 bytes); one chunk per column:
+        # a filter over columns chunked differently would first copy the whole frame
+        parts.append(frame.hstack(labels.select("regime", "regime_confidence")).with_columns(
+            pl.col(*LABEL_COLUMNS).cast(pl.Categorical)).rechunk())
         del frame, coded, labels
     # NOTE: the parts are all that is kept; concatenating without rechunk copies nothing
     if not parts:

@@ -13,7 +13,7 @@ import polars as pl
 from trader_cols import metrics
 from trader_cols.composer import composite_score
 from trader_cols.pipeline.panel import sized_targets
-from trader_cols.sim import simulate_batch
+from trader_cols.sim import market_arrays, simulate_batch_arrays, target_arrays
 from trader_cols.strategies import Strategy
 
 CHOSEN: dict[str, pl.DataType] = {
@@ -21,6 +21,7 @@ CHOSEN: dict[str, pl.DataType] = {
     "cagr": pl.Float64(), "sharpe": pl.Float64(), "win_rate": pl.Float64(), "avg_trade": pl.Float64(),
     "chosen": pl.Boolean(),
 }
+POINTS_PER_CALL = 8  # grid points whose targets are sized and laid out together
 
 
 @dataclass(frozen=True)
@@ -86,13 +87,29 @@ def tune_fold(
     `train` may already carry the grid's target columns (`sized_grid_targets` over the whole panel).
     """
     cols = target_columns(points)
-    if not set(cols) <= set(train.columns):  # not precomputed over the panel: size this window's rows
-        train = train.hstack(sized_grid_targets(train, strategies, points, risk))
+    precomputed = set(cols) <= set(train.columns)  # else each chunk of points is sized on this window's rows
+    classes = sorted(train["asset_class"].unique().to_list())
     out = []
-    for asset_class in sorted(train["asset_class"].unique().to_list()):
-        sub = train.filter(pl.col("asset_class") == asset_class)
-        res = simulate_batch(sub.select("symbol", "ts", "open", "high", "low", "close"), sub.select("symbol", "ts", *cols),
-                             sim_params, columns=cols)
+    for asset_class in classes:
+        # (one class: no filter, which would copy every column)
+        sub = train if len(classes) == 1 else train.filter(pl.col("asset_class") == asset_class)
+        market = market_arrays(sub.select("symbol", "ts", "open", "high", "low", "close"))
+        # NOTE: the targets are sized and laid out POINTS_PER_CALL sets at a time into one [sets, T, N] stack, so
+        # that no frame of every set's targets sits next to it; the kernel still runs all sets in one call
+        stack = np.empty((len(points), *market.close.shape))
+        for lo in range(0, len(points), POINTS_PER_CALL):
+            pts = points[lo:lo + POINTS_PER_CALL]
+            chunk = cols[lo:lo + len(pts)]
+            if precomputed:
+                targets = sub.select("symbol", "ts", *chunk)
+            else:
+                sized = sized_grid_targets(sub, strategies, pts, risk)
+                targets = sub.select("symbol", "ts").hstack(sized.rename(dict(zip(sized.columns, chunk, strict=True))))
+            stack[lo:lo + len(pts)] = target_arrays(targets, market, chunk)
+            del targets
+        stack.flags.writeable = False
+        res = simulate_batch_arrays(market, stack, tuple(cols), sim_params)
+        del stack, market
         ppy = periods_per_year[asset_class]
         win, avg = exposed_bar_stats(res.equity, res.gross_exposure)
         m = {

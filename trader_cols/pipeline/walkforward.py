@@ -152,6 +152,7 @@ def run(
     if req.validate_data or req.perf_mode is not None:
         _validate(wh, panel, req, cfg, now)
     refuse_lookahead(panel, strategies)
+    panel = replace(panel, frame=panel.frame.drop("volume"))  # read by the checks above only
 
     n = panel.index.len()
     if req.kind == "backtest":
