@@ -179,7 +179,14 @@ def _open_pass_nb(
     value,
     gather,
 ):
-    """Phase 0 over the symbols of bar t (the open); see run_nb."""
+    """Phase 0 of a wide book over the symbols of bar t (the open); see run_nb.
+
+    Writes pc (price class) and, if `value`, val (position value at the open after gap stops); appends gap
+    stops to hits and, if `gather`, the symbols that can trade and have a target in row `trow` to real.
+    Without branches on the position: a hit is appended by writing the slot and moving the count by it.
+    Returns (n_hits, held, gross, frozen, n_real, max_abs, min_val): Σ value, Σ |value|, Σ |value| of the
+    symbols that cannot trade, then the largest |value| and the lowest value (with 0) when gathering.
+    """
     n = close.shape[1]
     n_hits = np.uint64(0)  # unsigned: no wraparound code on hits[n_hits]
     held = 0.0
@@ -223,7 +230,6 @@ def _open_pass_nb(
 @njit(cache=True, nogil=True, error_model="numpy")
 def _close_pass_nb(
     t,
-    open_,
     high,
     low,
     close,
@@ -241,10 +247,13 @@ def _close_pass_nb(
     value,
     gather,
 ):
-    """Phase 1 over the symbols of bar t (the close); see run_nb."""
-    value = literally(
-        value
-    )  # compiled apart: without an execution at the close, no val, frozen, real
+    """Phase 1 of a wide book over the symbols of bar t (the close); see run_nb.
+
+    Intrabar stops to hits, last_close, positions row t (if `keep_pos`) and, if `value` (close mode: an
+    execution follows), val, frozen and the gathering of `_open_pass_nb`. `value` is compiled apart (literal):
+    next-open mode runs the lean loop. Same return tuple as `_open_pass_nb`.
+    """
+    value = literally(value)  # compiled apart: next-open mode needs no val, frozen nor real here
     n = close.shape[1]
     n_hits = np.uint64(0)  # unsigned: no wraparound code on hits[n_hits]
     held = 0.0
@@ -315,9 +324,14 @@ def run_nb(
     column `col_base + i`. All state lives in arrays allocated once here: nothing is allocated per bar.
 
     Layout of a bar: phase 0 (the open) and phase 1 (the close), each a pass over the symbols; the execution
-    follows phase 0 in next-open mode and phase 1 in close mode. It is written once, inline, on purpose: an
-    inlined helper taking the state arrays costs ~20 atomic reference-count updates per bar, which doubled
-    the time of a single-symbol run.
+    follows phase 0 in next-open mode and phase 1 in close mode. A narrow book (fewer than WIDE symbols) runs
+    the passes inline: a call costs ~30 atomic reference-count updates (a pair per array argument), which
+    more than doubled the time of a single-symbol run. A wide book calls `_open_pass_nb` and `_close_pass_nb`,
+    the same passes written without branches on the position (flat, long and short interleave at random
+    across symbols, so such branches mispredict): with registers to themselves they run ~1/3 faster than the
+    same loop inline in this large function, and a call is nothing next to hundreds of symbols. Their pass
+    before an execution also lists the symbols that have a target, so that the desired weights skip the NaN
+    (hold) ones (the fast path below).
     """
     n_bars, n = close.shape
     pos = np.zeros(n)
@@ -326,9 +340,8 @@ def run_nb(
     stopped = np.zeros(
         n, np.int8
     )  # +1 / -1: the side stopped out, not re-entered until the target resets
-    pc = np.zeros(
-        n, np.int8
-    )  # at the current bar: 0 not priced, 1 priced, 2 priced and tradable (can trade)
+    # Price class at the current bar: 0 not priced, 1 priced, 2 priced and tradable (the symbol can trade).
+    pc = np.zeros(n, np.int8)
     val = np.zeros(n)  # position value at the current valuation point
     w = np.empty(n)  # desired weight; after pass 1, the quantity of a reducing order
     dq = np.empty(n)  # quantities of the queued increasing orders
@@ -337,9 +350,7 @@ def run_nb(
     red = np.empty(n, np.int64)  # reducing orders, in symbol order
     pend = np.empty(n, np.int64)  # increasing orders, in symbol order
     hits = np.empty(n, np.int64)  # stops hit in the current pass
-    real = np.empty(
-        n, np.int64
-    )  # symbols that can trade and have a non-NaN target, in symbol order
+    real = np.empty(n, np.int64)  # wide books: symbols that can trade and have a target, in order
     keep_pos = positions.shape[0] == n_bars
     keep_exec = exec_equity.shape[0] == n_bars
     stop_on = limit_on_nb(params.stop_loss_pct)
@@ -374,14 +385,9 @@ def run_nb(
             peak = prev_equity
 
         for phase in range(2):
-            # NOTE: no branch on "x != 0" in the passes: flat and held symbols interleave at random, so such a
-            # branch mispredicts. A flat position has a NaN entry (its stop test is False) and is worth 0.
-            # Stop hits are appended without a branch: the slot is always written, the count moves by the hit.
-            # From WIDE symbols the passes are calls (a call costs ~30 atomic reference-count updates, nothing
-            # next to a wide pass, but its own register allocation makes the loop ~1/3 faster than inline), and
-            # the pass that precedes an execution also lists the symbols that can trade and have a target (in
-            # real) and notes the largest |value| and the lowest value of all positions, so that the
-            # desired-weight pass need not walk all symbols (its fast path, below).
+            # A flat position has a NaN entry (its stop test is False) and is worth 0. The wide passes also
+            # list the symbols that can trade and have a target (in real) and note the largest |value| and the
+            # lowest value of all positions (max_abs, min_val) for the desired weights' fast path.
             n_hits = 0
             held = 0.0
             gross = 0.0
@@ -415,7 +421,7 @@ def run_nb(
                         not on_close,
                         gathered,
                     )
-                else:  # the same loop as _open_pass_nb, inline (a call per bar costs more than a narrow pass)
+                else:  # _open_pass_nb inline, with branches (predictable over a few symbols)
                     for i in range(n):
                         o = open_[t, i]
                         h = high[t, i]
@@ -477,7 +483,6 @@ def run_nb(
                     if on_close:
                         n_hits, held, gross, frozen, n_real, max_abs, min_val = _close_pass_nb(
                             t,
-                            open_,
                             high,
                             low,
                             close,
@@ -498,7 +503,6 @@ def run_nb(
                     else:
                         n_hits, held, gross, frozen, n_real, max_abs, min_val = _close_pass_nb(
                             t,
-                            open_,
                             high,
                             low,
                             close,
@@ -516,7 +520,7 @@ def run_nb(
                             False,
                             gathered,
                         )
-                else:  # the same loop as _close_pass_nb, inline (a call per bar costs more than a narrow pass)
+                else:  # _close_pass_nb inline, with branches (predictable over a few symbols)
                     for i in range(n):
                         x = pos[i]
                         cls = pc[i]
@@ -544,13 +548,12 @@ def run_nb(
                     i = hits[k]
                     stop = entry[1, i]
                     o = open_[t, i]
+                    ref = min(stop, o) if pos[i] > 0.0 else max(stop, o)  # as intrabar_stop_ref_nb
                     cash += _stop_nb(
                         t,
                         i,
                         col_base + i,
-                        min(stop, o)
-                        if pos[i] > 0.0
-                        else max(stop, o),  # never better than the open
+                        ref,
                         params,
                         pos,
                         entry,
