@@ -9,7 +9,7 @@ frame of every (symbol, bar) is built; the panel is let go once the windows are 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -34,6 +34,7 @@ from trader_cols.trades import round_trips
 UNKNOWN = "unknown"  # the regime of a bar the labeller left unlabelled
 TRADE_BATCH = 64  # symbols whose fills are turned into trades together
 ATTRIBUTION_ROWS = 256  # bars of the grid attributed together
+TAIL_FOLDS = 20  # folds composed from copies of their windows once the panel is let go
 
 
 @dataclass(frozen=True)
@@ -146,10 +147,12 @@ def run_oos(
     del panel
     symbols, grid = _oos_grid(p, folds)
     market = _market(p, symbols, grid)
-    # the bars are in the market now: the panel keeps what composing reads (freed while the windows are composed)
-    p = replace(p, frame=p.frame.drop("open", "high", "low"))
-    dec = _decide(p, folds, chosen_by_fold, strategies, symbols, grid, composer_cfg=composer_cfg, risk=risk)
+    # the bars are in the market now: the panel keeps only what composing reads (the rest is freed meanwhile)
+    handover = [replace(p, frame=p.frame.select(_compose_columns(p.frame.columns, chosen_by_fold.values(),
+                                                                   strategies)))]
     del p
+    dec = _decide(handover.pop, folds, chosen_by_fold, strategies, symbols, grid, composer_cfg=composer_cfg,
+                  risk=risk)
     dec.target.flags.writeable = False  # the kernels are compiled for read-only inputs
     book = simulate_arrays(market, dec.target, sim_params)
     weights = position_weights(book.positions, book.equity, market)
@@ -188,6 +191,20 @@ def run_oos(
     )
 
 
+def _compose_columns(columns: Sequence[str], chosen: Iterable[pl.DataFrame], strategies) -> list[str]:
+    """The panel columns `compose_fold` reads with these tuning tables: labels, sizing inputs and the features
+    of every chosen (and default) parameter set."""
+    read = {"symbol", "ts", "asset_class", "regime", "regime_confidence", "bar_no", "close", "vol"}
+    by_name = {s.name: s for s in strategies}
+    for s in strategies:
+        read |= set(s.signal_expr(s.resolve()).meta.root_names())
+    for table in chosen:
+        for name, params in table.filter(pl.col("chosen")).select("strategy", "params_json").unique().iter_rows():
+            if name in by_name:
+                read |= set(by_name[name].signal_expr(json.loads(params)).meta.root_names())
+    return [c for c in columns if c in read]
+
+
 def _oos_grid(panel: Panel, folds: Sequence[Fold]) -> tuple[tuple[str, ...], np.ndarray]:
     """The symbols with bars in the out-of-sample period (in name order) and its timestamps (int64 µs)."""
     g0, g1 = folds[0].test_start, folds[-1].test_end
@@ -197,9 +214,16 @@ def _oos_grid(panel: Panel, folds: Sequence[Fold]) -> tuple[tuple[str, ...], np.
     return tuple(names), ts_index.dt.epoch("us").to_numpy()
 
 
-def _decide(panel: Panel, folds, chosen_by_fold, strategies, names: tuple[str, ...], grid: np.ndarray, *,
-            composer_cfg, risk) -> _Decided:
-    """Compose each fold's test window and scatter its decision rows into the dense arrays at once."""
+def _decide(take: Callable[[], Panel], folds, chosen_by_fold, strategies, names: tuple[str, ...],
+            grid: np.ndarray, *, composer_cfg, risk) -> _Decided:
+    """Compose each fold's test window and scatter its decision rows into the dense arrays at once. The panel
+    (handed over by `take`) is let go before the last `TAIL_FOLDS` windows are composed, from copies: its memory
+    is returned while they are, not while the book is simulated."""
+    panel = take()
+    frame, index = panel.frame, panel.index
+    del panel
+    cut = max(len(folds) - TAIL_FOLDS, 0)
+    tail: list[pl.DataFrame | None] = []
     g0 = folds[0].test_start
     enum = pl.Enum(list(names))
     n_bars, n = len(grid), len(names)
@@ -212,8 +236,13 @@ def _decide(panel: Panel, folds, chosen_by_fold, strategies, names: tuple[str, .
     weight_parts = []
     contrib_exprs = [(pl.col(f"{W}{s.name}") * pl.col(f"{SIG}{s.name}").fill_null(0.0)).alias(s.name)
                      for s in strategies]
-    for f in folds:
-        test = window(panel.frame, panel.index, f.test_start, f.test_end)
+    for k, f in enumerate(folds):
+        if k == cut:
+            tail = [window(frame, index, g.test_start, g.test_end) for g in folds[cut:]]
+            del frame
+        test = tail[k - cut] if k >= cut else window(frame, index, f.test_start, f.test_end)
+        if k >= cut:
+            tail[k - cut] = None
         d = compose_fold(test, chosen_by_fold[f.index], strategies, composer_cfg=composer_cfg, risk=risk)
         del test
         d = d.with_columns(pl.lit(f.index, pl.Int32).alias("fold"), pl.col("regime").fill_null(UNKNOWN))

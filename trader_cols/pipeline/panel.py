@@ -20,7 +20,7 @@ from trader_cols.strategies import Strategy
 from trader_cols.warehouse import Warehouse, query_frames
 
 FEATURE_DTYPE = pl.Float32  # features are stored narrow; signals are computed from them in float64
-BATCH_SYMBOLS = 64  # symbols whose features and regimes are computed together
+BATCH_SYMBOLS = 32  # symbols whose features and regimes are computed together
 BAR_COLUMNS = ("open", "high", "low", "close", "volume")
 LABEL_COLUMNS = ("symbol", "asset_class", "regime")  # categorical in the panel's frame
 
