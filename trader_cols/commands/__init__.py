@@ -22,7 +22,15 @@ def cli(ctx: click.Context, debug: bool) -> None:
 
 
 def _register() -> None:
-    from trader_cols.commands import config_cmd, ingest, paper, regimes, research, validate, warehouse_cmd
+    from trader_cols.commands import (
+        config_cmd,
+        ingest,
+        paper,
+        regimes,
+        research,
+        validate,
+        warehouse_cmd,
+    )
 
     for module in (config_cmd, ingest, warehouse_cmd, research, validate, regimes, paper):
         module.register(cli)

@@ -11,7 +11,13 @@ import polars as pl
 
 from trader_cols import schema
 from trader_cols.calendars import classify_symbol
-from trader_cols.errors import DataSanityError, DataSourceError, PartialFailure, TraderColsError, WarehouseError
+from trader_cols.errors import (
+    DataSanityError,
+    DataSourceError,
+    PartialFailure,
+    TraderColsError,
+    WarehouseError,
+)
 from trader_cols.logs import get_logger, progress
 from trader_cols.sanity import SanityReport, validate
 from trader_cols.sources.base import Fetched
