@@ -320,3 +320,23 @@ def test_batch_from_a_wide_frame_equals_batch_from_long_frames():
     by_wide = simulate_batch(bars, wide, params, columns=["a", "b"])
     assert np.array_equal(by_list.equity, by_wide.equity)
     assert by_wide.param_sets == ("a", "b")
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_kernel_trade_statistics_equal_the_round_trips_of_its_fills(seed):
+    """The kernel counts closed trades (for the batch, which keeps no fill log) exactly as trades.round_trips reads
+    them from the fills: the same number, winners and sum of returns, across flips, adds, partial exits and stops."""
+    from trader_cols.trades import round_trips
+
+    bars = make_bars(n_bars=120, seed=seed)
+    targets = make_targets(bars, seed=seed + 10)
+    result = simulate(bars, targets, PARAMS)
+    last = bars.group_by("symbol").agg(pl.col("close").sort_by("ts").last())
+    closed = round_trips(result.fills, last).filter(pl.col("exit_ts").is_not_null())
+    assert closed.height >= 10 and {"long", "short"} <= set(closed["side"]) and "stop_loss" in set(closed["exit_reason"])
+    s = result.stats.row(0, named=True)
+    assert s["trades"] == closed.height
+    assert s["winning_trades"] == (closed["ret"] > 0).sum()
+    assert s["trade_return_sum"] == pytest.approx(closed["ret"].sum(), rel=1e-9, abs=1e-12)
+    batch = simulate_batch(bars, [targets, targets], PARAMS)
+    assert batch.metrics["trades"].to_list() == [closed.height] * 2

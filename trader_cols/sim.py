@@ -20,11 +20,15 @@ import polars as pl
 from trader_cols.errors import ConfigError, DataSanityError
 from trader_cols.kernels.records import (
     FILL_DTYPE,
+    N_STATS,
     REASON_NAMES,
     STAT_NAMES,
+    STAT_TRADES,
+    STAT_WINS,
     SimParams,
     coerce_params,
 )
+from trader_cols.kernels.roundtrips import round_trip_stats_nb
 from trader_cols.kernels.simulate import simulate_batch_nb, simulate_independent_nb, simulate_nb
 from trader_cols.schema import UTC_TS
 
@@ -406,6 +410,8 @@ def _stats_frame(stats: np.ndarray) -> pl.DataFrame:
     out = {name: stats[:, k] for k, name in enumerate(STAT_NAMES)}
     out["n_fills"] = stats[:, 0].astype(np.int64)
     out["unfunded_orders"] = stats[:, 3].astype(np.int64)
+    out["trades"] = stats[:, STAT_TRADES].astype(np.int64)
+    out["winning_trades"] = stats[:, STAT_WINS].astype(np.int64)
     return pl.DataFrame(out)
 
 
@@ -420,6 +426,9 @@ def _run_with_buffer(kernel, args: tuple, capacity: int):
     if n_fills > capacity:
         fills = np.empty(n_fills, FILL_DTYPE)
         out = kernel(*args, fills)
+    stats = out[-1]
+    round_trip_stats_nb(fills, n_fills, args[3].shape[1] if stats.ndim == 1 else stats.shape[0],
+                        stats.reshape((-1, N_STATS)))
     return out, fills[:n_fills].copy()
 
 

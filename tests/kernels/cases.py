@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 from hypothesis import strategies as st
 
-from trader_cols.kernels.records import FILL_DTYPE, SimParams
+from trader_cols.kernels.records import FILL_DTYPE, N_STATS, STAT_TRADES, SimParams
+from trader_cols.kernels.roundtrips import round_trip_stats_nb
 from trader_cols.kernels.simulate import simulate_nb
 
 
@@ -102,6 +103,9 @@ def run_kernel(market: dict, target: np.ndarray, params: SimParams) -> dict:
         params,
         fills,
     )
+    # the kernel leaves closed trades to be counted from the fills, as sim.py does
+    assert np.isnan(stats[STAT_TRADES:]).all()
+    round_trip_stats_nb(fills, n_fills, n, stats.reshape((1, N_STATS)))
     return {
         "equity": eq,
         "cash": cash,

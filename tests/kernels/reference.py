@@ -330,5 +330,38 @@ def simulate_reference(
             max_dd = max(max_dd, 1.0 - equity / stat_peak)
 
     out["fills"] = book.fills
-    out["stats"] = [float(len(book.fills)), book.fees, book.turnover, float(book.unfunded), max_dd]
+    out["stats"] = [float(len(book.fills)), book.fees, book.turnover, float(book.unfunded), max_dd,
+                    *round_trip_stats(book.fills)]
     return out
+
+
+def round_trip_stats(fills: list) -> list[float]:
+    """[closed trades, winners, sum of returns] from the fill log: a trade runs from flat to flat (a flip ends one
+    and starts the next, its fee split by quantity); return = (cash flow - fees) / (largest |position| x the
+    average price of the fills that grew the position)."""
+    open_: dict[int, dict] = {}
+    held: dict[int, float] = {}
+    rets = []
+    for _bar, i, side, _reason, qty, price, fee in fills:
+        legs = []
+        before = held.get(i, 0.0)
+        after = before + side * qty
+        if before != 0.0 and (before > 0) != (after > 0) and after != 0.0:
+            legs = [(-before, fee * abs(before) / qty), (after, fee * abs(after) / qty)]
+        else:
+            legs = [(side * qty, fee)]
+        for signed, leg_fee in legs:
+            q0 = held.get(i, 0.0)
+            q1 = q0 + signed
+            tr = open_.setdefault(i, {"flow": 0.0, "fees": 0.0, "max": 0.0, "value": 0.0, "qty": 0.0})
+            tr["flow"] -= signed * price
+            tr["fees"] += leg_fee
+            if abs(q1) > abs(q0):
+                tr["max"] = max(tr["max"], abs(q1))
+                tr["value"] += abs(signed) * price
+                tr["qty"] += abs(signed)
+            held[i] = q1
+            if q1 == 0.0:
+                t = open_.pop(i)
+                rets.append((t["flow"] - t["fees"]) / (t["max"] * t["value"] / t["qty"]))
+    return [float(len(rets)), float(sum(r > 0 for r in rets)), float(sum(rets))]

@@ -7,6 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from trader_cols.kernels.records import FILL_DTYPE, STAT_FEES, STAT_FILLS
+from trader_cols.kernels.roundtrips import round_trip_stats_nb
 from trader_cols.kernels.simulate import simulate_batch_nb, simulate_independent_nb, simulate_nb
 
 from .cases import params_strategy, random_market, random_targets, run_kernel
@@ -163,6 +164,7 @@ def test_independent_equals_each_symbol_alone(seed, n_bars, n_symbols, scale, da
         fills,
     )
     got_fills = fills[:n_fills]
+    round_trip_stats_nb(fills, n_fills, n_symbols, stats)  # per symbol: one row each
     for j in range(n_symbols):
         alone = {
             k: np.ascontiguousarray(v[:, j : j + 1]) for k, v in market.items() if k != "session_id"
@@ -227,3 +229,22 @@ def test_small_fill_buffer_reports_the_needed_size():
     for field in FILL_DTYPE.names:
         assert small[field].tobytes() == full["fills"][:3][field].tobytes()
     assert out[0].tobytes() == full["equity"].tobytes()
+
+
+def test_batch_counts_the_trades_of_a_set_whose_fills_outgrow_its_first_buffer():
+    """A set that flips every bar and is stopped out inside bars makes more fills than bars x symbols: the batch grows
+    that set's buffer, reruns it, and still counts its trades exactly as a single run does."""
+    from trader_cols.kernels.records import STAT_TRADES, SimParams
+
+    n_bars = 60
+    market = random_market(5, n_bars, 1)
+    flip = np.where(np.arange(n_bars) % 2 == 0, 0.9, -0.9)[:, None]
+    params = SimParams(allow_short=True, max_position_pct=1.0, stop_loss_pct=0.002)
+    one = run_kernel(market, np.ascontiguousarray(flip), params)
+    assert len(one["fills"]) > n_bars + 16 and one["stats"][STAT_TRADES] > n_bars / 2
+    _equity, _gross, stats = simulate_batch_nb(
+        market["open_"], market["high"], market["low"], market["close"], np.stack([flip, -flip]),
+        market["tradable"], market["session_id"], params,
+    )
+    assert stats[0].tobytes() == one["stats"].tobytes()
+    assert stats[1, STAT_TRADES] > n_bars / 2

@@ -60,8 +60,15 @@ STAT_FEES = 1  # total fees paid
 STAT_TURNOVER = 2  # total traded value, sum of qty * fill price
 STAT_UNFUNDED = 3  # orders that could not be funded at all (clipped to zero, so no fill)
 STAT_MAX_DRAWDOWN = 4  # largest drawdown of bar-close equity from its running peak, as a fraction
-N_STATS = 5
-STAT_NAMES: tuple[str, ...] = ("n_fills", "fees", "turnover", "unfunded_orders", "max_drawdown")
+# Closed round trips (trades.py's definition: flat to flat, a flip closes one and opens the next; pnl after fees,
+# return = pnl / (largest |position| x average entry price)), counted from the run's fills by
+# kernels/roundtrips.py, so that the batch, which returns no fills, can score trades.
+STAT_TRADES = 5  # closed trades
+STAT_WINS = 6  # closed trades with a return > 0
+STAT_TRADE_RETURN = 7  # sum of the closed trades' returns
+N_STATS = 8
+STAT_NAMES: tuple[str, ...] = ("n_fills", "fees", "turnover", "unfunded_orders", "max_drawdown", "trades",
+                               "winning_trades", "trade_return_sum")
 
 
 class SimParams(NamedTuple):

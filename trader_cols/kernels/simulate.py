@@ -63,7 +63,9 @@ Liquidation. If equity at an execution is ≤ 0, every position is flattened and
 Forced exits carry their reason (records.REASON_*); see records.py for the codes and their priority.
 
 Outputs. equity, cash and gross exposure per bar after everything of the bar, positions `[T, N]`, the fills
-(records.FILL_DTYPE) written into the caller's buffer, and per-run statistics (records.STAT_*). Diagnostics
+(records.FILL_DTYPE) written into the caller's buffer, and per-run statistics (records.STAT_*; the closed
+round trips are counted from the fills by kernels/roundtrips.py: by the batch for each set, by the caller
+otherwise, since those kernels leave them NaN). Diagnostics
 `exec_equity[t]` (the E the targets were sized from) and `exec_gross[t]` (gross right after the execution, at
 reference prices) back the invariant tests. No allocation happens per bar; the loops are time-outer, so symbols
 share cash and limits; `simulate_independent_nb` runs each symbol alone (its own capital) symbol-outer over the
@@ -88,6 +90,7 @@ from trader_cols.kernels.records import (
     STAT_FEES,
     STAT_FILLS,
     STAT_MAX_DRAWDOWN,
+    STAT_TRADES,
     STAT_TURNOVER,
     STAT_UNFUNDED,
 )
@@ -101,6 +104,7 @@ from trader_cols.kernels.risk import (
     shape_weight_nb,
     stop_price_nb,
 )
+from trader_cols.kernels.roundtrips import round_trip_stats_nb
 
 # An order worth <= NOISE_REL of (position or target value + equity) is float noise and is ignored.
 NOISE_REL = 1e-10
@@ -863,6 +867,7 @@ def simulate_nb(open_, high, low, close, target, tradable, session_id, params, f
         0,
         stats,
     )
+    stats[STAT_TRADES:] = np.nan  # closed trades: counted from the returned fills (roundtrips.py)
     return equity, cash, gross, exec_equity, exec_gross, positions, n_fills, stats
 
 
@@ -903,6 +908,7 @@ def simulate_independent_nb(open_, high, low, close, target, tradable, session_i
             n_fills,
             stats[j],
         )
+    stats[:, STAT_TRADES:] = np.nan  # closed trades: counted from the returned fills (roundtrips.py)
     return equity, cash, gross, positions, n_fills, stats
 
 
@@ -910,7 +916,8 @@ def simulate_independent_nb(open_, high, low, close, target, tradable, session_i
 def simulate_batch_nb(open_, high, low, close, targets, tradable, session_id, params):
     """Simulate P target sets `targets [P, T, N]` over the same prices in one call, in parallel over the sets.
 
-    Each set is one shared-cash book with the semantics of `simulate_nb`; no fills are recorded. Returns
+    Each set is one shared-cash book with the semantics of `simulate_nb`. Fills are not returned: each set logs
+    them into a buffer of its own (grown and rerun if too small) only to count its closed trades. Returns
     (equity [P, T], gross [P, T], stats [P, N_STATS]).
     """
     n_sets = targets.shape[0]
@@ -918,29 +925,36 @@ def simulate_batch_nb(open_, high, low, close, targets, tradable, session_id, pa
     equity = np.empty((n_sets, n_bars))
     gross = np.empty((n_sets, n_bars))
     stats = np.zeros((n_sets, N_STATS))
-    no_fills = np.empty(0, FILL_DTYPE)
     no_exec = np.empty(0)
     no_pos = np.empty((0, n))
+    first_size = min(n_bars * n, 1 << 22) + 16  # rarely too small (at most 3 fills a symbol and bar)
     for k in prange(n_sets):
         cash = np.empty(n_bars)
-        run_nb(
-            open_,
-            high,
-            low,
-            close,
-            targets[k],
-            tradable,
-            session_id,
-            params,
-            0,
-            equity[k],
-            cash,
-            gross[k],
-            no_exec,
-            no_exec,
-            no_pos,
-            no_fills,
-            0,
-            stats[k],
-        )
+        fills = np.empty(first_size, FILL_DTYPE)
+        while True:
+            stats[k, :] = 0.0
+            n_fills = run_nb(
+                open_,
+                high,
+                low,
+                close,
+                targets[k],
+                tradable,
+                session_id,
+                params,
+                0,
+                equity[k],
+                cash,
+                gross[k],
+                no_exec,
+                no_exec,
+                no_pos,
+                fills,
+                0,
+                stats[k],
+            )
+            if n_fills <= fills.shape[0]:
+                break
+            fills = np.empty(n_fills, FILL_DTYPE)
+        round_trip_stats_nb(fills, n_fills, n, stats[k : k + 1])
     return equity, gross, stats

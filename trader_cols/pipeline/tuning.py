@@ -42,17 +42,13 @@ def grid_points(strategies: Sequence[Strategy], fast: bool) -> list[GridPoint]:
     ]
 
 
-def exposed_bar_stats(equity: np.ndarray, gross: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Win rate and mean return over the bars a set held a position ([P, T] arrays → two [P] arrays).
-
-    The batched kernel keeps no fill log, so level 2 scores trades by their bars: a bar held counts as a win when
-    its equity return is positive. Sets that never hold a position score 0 on both."""
-    r = metrics.bar_returns(equity)
-    held = gross[:, :-1] > 1e-12
-    n = held.sum(axis=1)
+def closed_trade_stats(batch_metrics: pl.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Win rate and mean return of each set's closed trades (the batch kernel counts them from each set's fills:
+    round trips as trades.py defines them). A set that closed no trade scores 0 on both."""
+    n = batch_metrics["trades"].to_numpy().astype(np.float64)
     with np.errstate(invalid="ignore", divide="ignore"):
-        win = np.where(n > 0, ((r > 0) & held).sum(axis=1) / n, 0.0)
-        avg = np.where(n > 0, (r * held).sum(axis=1) / n, 0.0)
+        win = np.where(n > 0, batch_metrics["winning_trades"].to_numpy() / n, 0.0)
+        avg = np.where(n > 0, batch_metrics["trade_return_sum"].to_numpy() / n, 0.0)
     return win, avg
 
 
@@ -111,7 +107,7 @@ def tune_fold(
         res = simulate_batch_arrays(market, stack, tuple(cols), sim_params)
         del stack, market
         ppy = periods_per_year[asset_class]
-        win, avg = exposed_bar_stats(res.equity, res.gross_exposure)
+        win, avg = closed_trade_stats(res.metrics)
         m = {
             "cagr": metrics.cagr(res.equity, ppy),
             "sharpe": metrics.sharpe(metrics.bar_returns(res.equity), ppy),
