@@ -62,7 +62,8 @@ class OOSResult:
     """The stitched out-of-sample run and its breakdowns, as frames ready for the warehouse."""
 
     sim: OOSBook
-    targets: np.ndarray  # [T, N] target weight decided at each bar (NaN: none)
+    targets: np.ndarray  # [T, N] target weight decided at each bar (NaN: none or hold)
+    decided: np.ndarray  # [T, N] bool: a decision row exists (the symbol has a bar in a test window)
     fold_of_bar: np.ndarray  # [T] fold whose test window holds the bar (-1: none)
     equity: pl.DataFrame  # fold, ts, equity, cash, gross_exposure
     fold_metrics: pl.DataFrame  # fold (-1 = whole), metrics, start/end equity
@@ -74,8 +75,8 @@ class OOSResult:
 
     @property
     def decisions(self) -> pl.DataFrame:
-        """symbol, ts, fold, target_weight of every bar a target was decided at, by (symbol, ts)."""
-        i, t = np.nonzero(~np.isnan(self.targets.T))
+        """symbol, ts, fold, target_weight of every decision row (a bar in a test window), by (symbol, ts)."""
+        i, t = np.nonzero(self.decided.T)
         return pl.DataFrame({
             "symbol": pl.Series(list(self.sim.symbols), dtype=pl.String).gather(i),
             "ts": pl.Series(self.sim.ts[t]).cast(UTC_TS),
@@ -180,6 +181,7 @@ def run_oos(
     return OOSResult(
         sim=sim,
         targets=dec.target,
+        decided=dec.decided,
         fold_of_bar=dec.fold_of_bar,
         equity=equity,
         fold_metrics=fm,
