@@ -91,10 +91,10 @@ def test_replay_reproduces_forced_exits_caps_and_whole_shares(wh, webhook):
     """Tight limits so that the kernel's risk rules act: a daily loss cut, a drawdown halt with a cool-off, the gross
     cap scaling weights, a position trimmed to its cap; whole shares and a minimum commission. The halts and the
     fills are alerted."""
-    cfg = paper_config(risk={"daily_loss_cut_pct": 0.004, "max_drawdown_pct": 0.01, "cooloff_bars": 3,
+    cfg = paper_config(risk={"daily_loss_cut_pct": 0.004, "max_drawdown_pct": 0.008, "cooloff_bars": 3,
                              "max_gross_leverage": 0.3},
                        engine={"fractional_shares": False, "commission_min": 1.0})
-    fills = replay_matches_backtest(wh, cfg, date(2020, 1, 1), date(2020, 2, 14), alerter=webhook.alerter())
+    fills = replay_matches_backtest(wh, cfg, date(2020, 1, 1), date(2020, 2, 21), alerter=webhook.alerter())
     reasons = set(fills["reason"].to_list())
     assert {"daily_loss", "max_drawdown", "gross_cap", "position_cap"} <= reasons, reasons
     assert (fills["qty"] == fills["qty"].round(0)).all()
