@@ -340,3 +340,24 @@ def test_kernel_trade_statistics_equal_the_round_trips_of_its_fills(seed):
     assert s["trade_return_sum"] == pytest.approx(closed["ret"].sum(), rel=1e-9, abs=1e-12)
     batch = simulate_batch(bars, [targets, targets], PARAMS)
     assert batch.metrics["trades"].to_list() == [closed.height] * 2
+
+
+def test_market_on_grid_equals_market_arrays_and_off_grid_rows_are_refused():
+    """The bridge's lazy, column-at-a-time market (dense or sparse rows) is the market `market_arrays` builds;
+    `grid_cells` places long rows on the grid and names what is off it."""
+    from trader_cols.sim import grid_cells, market_on_grid
+
+    dense = make_bars(n_bars=30).sort("symbol", "ts")
+    sparse = dense.filter(~((pl.col("symbol") == "BBB") & (pl.int_range(pl.len()) % 4 == 0)))
+    for bars in (dense, sparse):
+        want = market_arrays(bars)
+        got = market_on_grid(bars.lazy(), want.symbols, want.ts)
+        for k in ("open", "high", "low", "close", "tradable", "session_id"):
+            np.testing.assert_array_equal(getattr(got, k), getattr(want, k), err_msg=k)
+    m = market_arrays(dense)
+    cells = grid_cells(dense["symbol"], dense["ts"], m.symbols, m.ts, "rows")
+    np.testing.assert_array_equal(np.asarray(m.close).ravel()[cells], dense["close"].to_numpy())
+    with pytest.raises(DataSanityError, match="rows has symbols"):
+        grid_cells(pl.Series(["ZZZ"]), dense["ts"][:1], m.symbols, m.ts, "rows")
+    with pytest.raises(DataSanityError, match="rows has 1 timestamps"):
+        grid_cells(pl.Series(["AAA"]), dense["ts"][:1].dt.offset_by("1h"), m.symbols, m.ts, "rows")

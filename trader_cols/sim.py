@@ -279,6 +279,43 @@ def dense_market(
                   session_id=_frozen(_session_ids(ts, session_tz)), symbol_major=False, zero_copy=False)
 
 
+def grid_cells(symbols: pl.Series, ts: pl.Series, names: tuple[str, ...], grid: np.ndarray, what: str) -> np.ndarray:
+    """Flat time-major cell (row × N + symbol index) of each long row on the `[T, N]` grid of `grid` (int64 µs,
+    ascending) × `names`: where a long column's values go in a dense array. A symbol or timestamp off the grid is
+    a DataSanityError naming `what`."""
+    codes = _codes(symbols.cast(pl.String), names, what)
+    return _ts_index(ts.cast(UTC_TS).to_physical().to_numpy(), grid, what) * len(names) + codes
+
+
+def market_on_grid(rows: pl.LazyFrame, names: tuple[str, ...], grid: np.ndarray, *, session_tz: str = "UTC") -> Market:
+    """A time-major Market over `grid` × `names` from long bars (symbol, ts, open, high, low, close) that lie on it,
+    NaN and not tradable where a symbol has no bar; one price column is collected at a time (peak memory). Rows
+    already sorted by (symbol, ts) over the full grid are reshaped instead of scattered."""
+    n_bars, n = len(grid), len(names)
+    dense = rows.select(pl.len()).collect().item() == n_bars * n
+    if dense:  # every symbol on every bar, sorted by (symbol, ts): the rows are the [N, T] layout
+        cells = None
+        tradable = np.ones((n_bars, n), dtype=np.bool_)
+    else:
+        keys = rows.select("symbol", "ts").collect()
+        cells = grid_cells(keys["symbol"], keys["ts"], names, grid, "bars")
+        del keys
+        tradable = np.zeros(n_bars * n, dtype=np.bool_)
+        tradable[cells] = True
+        tradable = tradable.reshape(n_bars, n)
+    prices = []
+    for c in PRICES:
+        values = rows.select(pl.col(c).cast(pl.Float64).fill_null(np.nan)).collect().to_series().to_numpy()
+        if cells is None:
+            prices.append(np.ascontiguousarray(values.reshape(n, n_bars).T))
+        else:
+            a = np.full(n_bars * n, np.nan)
+            a[cells] = values
+            prices.append(a.reshape(n_bars, n))
+        del values
+    return dense_market(names, grid, tuple(prices), tradable, session_tz=session_tz)
+
+
 def target_array(targets: pl.DataFrame, market: Market, column: str = TARGET) -> np.ndarray:
     """Long targets (symbol, ts, target_weight) → an array in the market's layout; absent or null → NaN (hold).
 

@@ -23,7 +23,8 @@ from trader_cols.pipeline.panel import LABEL_COLUMNS, Panel, sized_targets, wind
 from trader_cols.schema import UTC_TS
 from trader_cols.sim import (
     EQUITY_SCHEMA,
-    dense_market,
+    grid_cells,
+    market_on_grid,
     position_weights,
     positions_frame,
     simulate_arrays,
@@ -147,7 +148,8 @@ def run_oos(
     p = panel() if callable(panel) else panel
     del panel
     symbols, grid = _oos_grid(p, folds)
-    market = _market(p, symbols, grid)
+    lo, hi = pl.Series([grid[0], grid[-1]]).cast(UTC_TS).to_list()
+    market = market_on_grid(p.frame.lazy().filter(pl.col("ts").is_between(lo, hi)), symbols, grid)
     # the bars are in the market now: the panel keeps only what composing reads (the rest is freed meanwhile)
     handover = [replace(p, frame=p.frame.select(_compose_columns(p.frame.columns, chosen_by_fold.values(),
                                                                    strategies)))]
@@ -227,7 +229,6 @@ def _decide(take: Callable[[], Panel], folds, chosen_by_fold, strategies, names:
     cut = max(len(folds) - TAIL_FOLDS, 0)
     tail: list[pl.DataFrame | None] = []
     g0 = folds[0].test_start
-    enum = pl.Enum(list(names))
     n_bars, n = len(grid), len(names)
     target = np.full(n_bars * n, np.nan)
     decided = np.zeros(n_bars * n, dtype=np.bool_)
@@ -249,8 +250,7 @@ def _decide(take: Callable[[], Panel], folds, chosen_by_fold, strategies, names:
         del test
         d = d.with_columns(pl.lit(f.index, pl.Int32).alias("fold"), pl.col("regime").fill_null(UNKNOWN))
         weight_parts.append(_weights(d, strategies))
-        rows = np.searchsorted(grid, d["ts"].dt.epoch("us").to_numpy())
-        cells = rows * n + d["symbol"].cast(enum).to_physical().to_numpy().astype(np.int64)
+        cells = grid_cells(d["symbol"], d["ts"], names, grid, "decisions")
         target[cells] = d["target_weight"].cast(pl.Float64).fill_null(np.nan).to_numpy()
         decided[cells] = True
         for r in d["regime"].unique(maintain_order=True).to_list():
@@ -263,37 +263,6 @@ def _decide(take: Callable[[], Panel], folds, chosen_by_fold, strategies, names:
     shape = (n_bars, n)
     return _Decided(names, grid, target.reshape(shape), decided.reshape(shape), regime.reshape(shape),
                     contrib.reshape(len(strategies), *shape), fold_of_bar, list(regimes), weights)
-
-
-def _market(panel: Panel, symbols: tuple[str, ...], grid: np.ndarray):
-    """The out-of-sample bars of the panel as a time-major market over `grid` (NaN and not tradable where a
-    symbol has no bar), one price column at a time."""
-    lo, hi = pl.Series([grid[0], grid[-1]]).cast(UTC_TS).to_list()
-    rows = panel.frame.lazy().filter(pl.col("ts").is_between(lo, hi))
-    n_bars, n = len(grid), len(symbols)
-    dense = rows.select(pl.len()).collect().item() == n_bars * n
-    if dense:  # every symbol on every bar: the (symbol, ts) rows are the [N, T] layout
-        cells = None
-        tradable = np.ones((n_bars, n), dtype=np.bool_)
-    else:
-        keys = rows.select(pl.col("symbol").cast(pl.String).cast(pl.Enum(list(symbols))).to_physical().alias("code"),
-                           pl.col("ts").dt.epoch("us")).collect()
-        cells = np.searchsorted(grid, keys["ts"].to_numpy()) * n + keys["code"].to_numpy().astype(np.int64)
-        del keys
-        tradable = np.zeros(n_bars * n, dtype=np.bool_)
-        tradable[cells] = True
-        tradable = tradable.reshape(n_bars, n)
-    prices = []
-    for c in ("open", "high", "low", "close"):
-        values = rows.select(pl.col(c).cast(pl.Float64)).collect().to_series().to_numpy()
-        if cells is None:
-            prices.append(np.ascontiguousarray(values.reshape(n, n_bars).T))
-        else:
-            a = np.full(n_bars * n, np.nan)
-            a[cells] = values
-            prices.append(a.reshape(n_bars, n))
-        del values
-    return dense_market(symbols, grid, tuple(prices), tradable)
 
 
 def _forward_filled(fold_of_bar: np.ndarray) -> np.ndarray:
