@@ -251,11 +251,12 @@ class Journal:
         df = self.read("SELECT client_order_id, cycle FROM paper_orders WHERE paper_id = $p ORDER BY cycle, seq")
         return dict(zip(df["client_order_id"].to_list(), df["cycle"].to_list(), strict=True)) if df.height else {}
 
-    def stop_fills(self, cycle: int) -> list[tuple[str, str, float]]:
-        """(symbol, side, price) of every fill of the stop orders decided in `cycle`, in execution order."""
-        df = self.read("SELECT f.symbol, f.side, f.price FROM paper_fills f JOIN paper_orders o USING (client_order_id) "
-                       "WHERE f.paper_id = $p AND o.cycle = $k AND o.order_type = 'stop' ORDER BY f.ts, f.exec_id",
-                       {"k": cycle})
+    def stop_fills(self, first_cycle: int, last_cycle: int) -> list[tuple[str, str, str, float]]:
+        """(exec id, symbol, side, price) of every fill of the stop orders decided in cycles first..last, in
+        execution order."""
+        df = self.read("SELECT f.exec_id, f.symbol, f.side, f.price FROM paper_fills f JOIN paper_orders o "
+                       "USING (client_order_id) WHERE f.paper_id = $p AND o.cycle BETWEEN $a AND $b "
+                       "AND o.order_type = 'stop' ORDER BY f.ts, f.exec_id", {"a": first_cycle, "b": last_cycle})
         return list(df.iter_rows())
 
     # ------------------------------------------------------------------ broker answers

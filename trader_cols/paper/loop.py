@@ -64,6 +64,7 @@ from trader_cols.warehouse import Warehouse
 log = get_logger(__name__)
 EVERY = {"1d": timedelta(days=1), "1h": timedelta(hours=1), "15m": timedelta(minutes=15)}
 WAKE_OFFSET = timedelta(minutes=1)  # wake a minute after each period boundary (bars close on the boundary)
+STOP_FILL_CYCLES = 3  # a protective stop's fill is looked for this many cycles after the one that placed it
 CHECK_TOL = 1e-9  # relative slack of the pre-send limit check over the planner's own arithmetic
 
 
@@ -341,11 +342,16 @@ class PaperLoop:
         state = RiskState.from_dict(self.risk.to_dict())
         r = self.cfg.risk
         book: list[Decision] = []
-        for symbol, side, price in journal.stop_fills(k - 1) if k > 0 else []:
-            # the kernel's intrabar stop: that side is not re-entered until the target resets
-            state.stopped[symbol] = 1 if side == "sell" else -1
-            book.append(Decision("order", "stop_loss", "flatten", f"protective stop filled at {price:g}", symbol,
-                                 price))
+        # the kernel's intrabar stop: a stopped side is not re-entered until the target resets. A stop order lives
+        # one cycle, but a real broker can report its fill a cycle late (it filled as the next cycle cancelled it).
+        recent = journal.stop_fills(k - STOP_FILL_CYCLES, k - 1) if k > 0 else []
+        applied = set(state.stop_execs)
+        for exec_id, symbol, side, price in recent:
+            if exec_id not in applied:
+                state.stopped[symbol] = 1 if side == "sell" else -1
+                book.append(Decision("order", "stop_loss", "flatten", f"protective stop filled at {price:g}", symbol,
+                                     price))
+        state.stop_execs = [r[0] for r in recent]
         for rule, why in state.begin_bar(step.bar_no, step.session, r.cooloff_bars):
             book.append(Decision("book", rule, "resume", why))
         for rule, why in state.close_bar(step.bar_no, step.session, snap.equity, max_drawdown_pct=r.max_drawdown_pct,

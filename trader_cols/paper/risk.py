@@ -46,6 +46,7 @@ class RiskState:
     daily_locked: bool = False
     lock_session: int = 0
     stopped: dict[str, int] = field(default_factory=dict)
+    stop_execs: list[str] = field(default_factory=list)  # protective-stop fills already applied (recent cycles)
 
     @classmethod
     def start(cls, equity: float) -> RiskState:
