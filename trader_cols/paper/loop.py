@@ -389,10 +389,12 @@ class PaperLoop:
             wanted, step.ref, step.closes, self.params, forced=forced, stopped=state.stopped,
         )
         state.stopped = plan.stopped
-        orders = self._orders(k, plan.orders)
+        planned = self._orders(k, plan.orders)
+        orders = list(planned)
         decisions = book + plan.decisions + self._check(
             plan, orders, {p.symbol: p.qty for p in positions}, {**step.closes, **step.ref})
-        orders += self._orders(k, protective_stops(*self._book_after(k, plan, orders, positions), self.params))
+        after = self._book_after(plan, planned, orders, positions)
+        orders += self._orders(k, protective_stops(*after, self.params))
         row |= {"status": "planned" if orders else "done", "risk_state": state.to_dict(),
                 "forced": REASON_NAMES[plan.forced] if plan.forced else None, "exec_equity": plan.exec_equity}
         journal.commit_cycle(row, targets.select(TARGET_COLUMNS), decisions, orders)
@@ -473,18 +475,20 @@ class PaperLoop:
             out.append((order, o.ref_price, o.reason))
         return out
 
-    def _book_after(self, k: int, plan: Plan, kept: Sequence[tuple[Order, float, str]],
+    def _book_after(self, plan: Plan, planned: Sequence[tuple[Order, float, str]],
+                    kept: Sequence[tuple[Order, float, str]],
                     positions: Sequence[Position]) -> tuple[dict[str, float], dict[str, float]]:
-        """(quantity, average fill price) per symbol once the orders that passed the pre-send check have filled: the
-        plan's prediction, except for a symbol with a refused order (its start, plus its orders that passed)."""
+        """(quantity, average fill price) per symbol once the orders that passed the pre-send check (`kept`, a subset
+        of `planned`, which pairs with plan.orders) have filled: the plan's prediction, except for a symbol with a
+        refused order (its start, plus its orders that passed)."""
         qty, avg = dict(plan.qty_after), dict(plan.avg_after)
         ids = {o.client_order_id for o, _, _ in kept}
-        planned = list(zip(plan.orders, self._orders(k, plan.orders), strict=True))
-        refused = {p.symbol for p, (o, _, _) in planned if o.client_order_id not in ids}
+        pairs = list(zip(plan.orders, planned, strict=True))
+        refused = {p.symbol for p, (o, _, _) in pairs if o.client_order_id not in ids}
         start = {p.symbol: p for p in positions}
         for s in refused:
             q = (start[s].qty if s in start else 0.0) + sum(
-                p.qty for p, (o, _, _) in planned if p.symbol == s and o.client_order_id in ids)
+                p.qty for p, (o, _, _) in pairs if p.symbol == s and o.client_order_id in ids)
             qty.pop(s, None)
             avg.pop(s, None)
             if q != 0.0:
